@@ -1,0 +1,5 @@
+import sys
+
+from world_models.cli import main
+
+sys.exit(main())
