@@ -1,0 +1,142 @@
+"""Toy-v0 and ToyDuel-v0: randomly initialised tiny world models for tests and examples.
+
+They run every part of the environment layer (images, state vectors, two players, batching, resets) in
+milliseconds. They are not trained and model no game; do not read anything into their dynamics or rewards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gymnasium.vector import AutoresetMode
+
+from lge_gym.envs.models import resolve_model
+from lge_gym.envs.world_model_env import (
+    ObsType,
+    Task,
+    WorldModelEnv,
+    WorldModelParallelEnv,
+    WorldModelVectorEnv,
+)
+
+
+def _toy_task(obs_type: ObsType, preset: str, checkpoint: Any, device: str, controlled: tuple[int, ...]) -> Task:
+    model, _, _ = resolve_model("toy", checkpoint, preset=preset, device=device)
+    return Task(model, obs_type=obs_type, controlled=controlled)
+
+
+class ToyEnv(WorldModelEnv):
+    """A randomly initialised tiny world model (for tests and examples only).
+
+    ## Description
+    A GRU over a 16-d latent with a convolutional decoder to 32x32 frames; weights are drawn from a fixed seed,
+    so every process builds the same model. It exercises the environment layer, nothing more.
+
+    ## Action space
+    `Discrete(4)`: four untrained action embeddings.
+
+    ## Observation space
+    `obs_type="image"`: `Box(0, 255, (32, 32, 3), uint8)`; `"state"`: the latent, `Box(-inf, inf, (16,), float32)`;
+    `"both"`: a `Dict` of the two.
+
+    ## Rewards
+    The untrained reward head's prediction.
+
+    ## Starting state
+    A latent drawn from a standard normal with the generator seeded by `reset(seed=...)`.
+
+    ## Episode end
+    Termination is drawn from the untrained termination head (a few percent per step); truncation after 200 steps.
+
+    ## Arguments
+    `obs_type`, `render_mode`, `checkpoint` (None: random weights; or a toy checkpoint path), `preset`, `device`.
+
+    ## Version history
+    v0: initial version.
+    """
+
+    def __init__(
+        self,
+        obs_type: ObsType = "image",
+        render_mode: str | None = None,
+        checkpoint: Any = None,
+        preset: str = "tiny",
+        device: str = "cpu",
+    ) -> None:
+        super().__init__(_toy_task(obs_type, preset, checkpoint, device, (0,)), render_mode=render_mode)
+
+
+class ToyVectorEnv(WorldModelVectorEnv):
+    """Natively batched Toy-v0 (see `ToyEnv`)."""
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        obs_type: ObsType = "image",
+        checkpoint: Any = None,
+        preset: str = "tiny",
+        device: str = "cpu",
+        max_episode_steps: int | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        render_mode: str | None = None,
+    ) -> None:
+        task = _toy_task(obs_type, preset, checkpoint, device, (0,))
+        super().__init__(
+            task, num_envs, max_episode_steps=max_episode_steps, autoreset_mode=autoreset_mode, render_mode=render_mode
+        )
+
+
+class ToyDuelEnv(WorldModelEnv):
+    """ToyDuel-v0: the two-player toy model; the agent is ``player_0``, ``player_1`` acts at random.
+
+    Same as `ToyEnv` except: `Discrete(3)` actions per player, and the reward of ``player_1`` is the negative of
+    ``player_0``'s (zero-sum). For tests of the two-player plumbing only.
+    """
+
+    def __init__(
+        self,
+        obs_type: ObsType = "image",
+        render_mode: str | None = None,
+        checkpoint: Any = None,
+        preset: str = "tiny2p",
+        device: str = "cpu",
+    ) -> None:
+        super().__init__(_toy_task(obs_type, preset, checkpoint, device, (0,)), render_mode=render_mode)
+
+
+class ToyDuelVectorEnv(WorldModelVectorEnv):
+    """Natively batched ToyDuel-v0."""
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        obs_type: ObsType = "image",
+        checkpoint: Any = None,
+        preset: str = "tiny2p",
+        device: str = "cpu",
+        max_episode_steps: int | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        render_mode: str | None = None,
+    ) -> None:
+        task = _toy_task(obs_type, preset, checkpoint, device, (0,))
+        super().__init__(
+            task, num_envs, max_episode_steps=max_episode_steps, autoreset_mode=autoreset_mode, render_mode=render_mode
+        )
+
+
+class ToyDuelParallelEnv(WorldModelParallelEnv):
+    """ToyDuel-v0 as a PettingZoo ParallelEnv: ``player_0`` and ``player_1`` are both agents."""
+
+    metadata = dict(WorldModelParallelEnv.metadata, name="toy_duel_v0")
+
+    def __init__(
+        self,
+        obs_type: ObsType = "image",
+        render_mode: str | None = None,
+        checkpoint: Any = None,
+        preset: str = "tiny2p",
+        device: str = "cpu",
+        max_episode_steps: int | None = 200,
+    ) -> None:
+        task = _toy_task(obs_type, preset, checkpoint, device, (0, 1))
+        super().__init__(task, max_episode_steps=max_episode_steps, render_mode=render_mode)
