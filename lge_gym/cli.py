@@ -269,10 +269,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import gymnasium as gym
+
     import lge_gym  # noqa: F401 - registers the environments
+    from world_models.core.checkpoint import CheckpointError
 
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except (gym.error.Error, CheckpointError, FileNotFoundError) as error:
+        # User errors (unknown ID, bad checkpoint, missing file) get one clear line, not a traceback.
+        print(f"lge-gym {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -87,10 +87,32 @@ class ToyVectorEnv(WorldModelVectorEnv):
 
 
 class ToyDuelEnv(WorldModelEnv):
-    """ToyDuel-v0: the two-player toy model; the agent is ``player_0``, ``player_1`` acts at random.
+    """ToyDuel-v0: the randomly initialised two-player toy model (for tests of the two-player plumbing only).
 
-    Same as `ToyEnv` except: `Discrete(3)` actions per player, and the reward of ``player_1`` is the negative of
-    ``player_0``'s (zero-sum). For tests of the two-player plumbing only.
+    ## Description
+    The toy model of `ToyEnv` with two players. The agent is ``player_0``; ``player_1`` acts uniformly at random
+    (in `ToyDuelParallelEnv` both are agents).
+
+    ## Action space
+    `Discrete(3)` per player.
+
+    ## Observation space
+    As `ToyEnv`: image `(32, 32, 3)` uint8, the 16-d latent, or both.
+
+    ## Rewards
+    The untrained reward head's prediction for ``player_0``; ``player_1`` gets its negative (zero-sum).
+
+    ## Starting state
+    A latent drawn from a standard normal with the generator seeded by `reset(seed=...)`.
+
+    ## Episode end
+    Drawn from the untrained termination head; truncation after 200 steps.
+
+    ## Arguments
+    `obs_type`, `render_mode`, `checkpoint`, `preset` (default ``"tiny2p"``), `device`.
+
+    ## Version history
+    v0: initial version.
     """
 
     def __init__(

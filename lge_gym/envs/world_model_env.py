@@ -197,8 +197,11 @@ class BatchedWorld:
 
 
 def _to_numpy(obs: dict[str, torch.Tensor], obs_type: str, row: int | None = None) -> Any:
-    """Observation tensors to what Gymnasium expects: one array, or a dict for ``obs_type="both"``."""
-    arrays = {k: (v if row is None else v[row]).cpu().numpy() for k, v in obs.items()}
+    """Observation tensors to what Gymnasium expects: one array, or a dict for ``obs_type="both"``.
+
+    Arrays are copies: a CPU tensor's numpy view would change under the caller when a row is reset in place.
+    """
+    arrays = {k: np.array((v if row is None else v[row]).cpu().numpy(), copy=True) for k, v in obs.items()}
     return arrays if obs_type == "both" else arrays[obs_type]
 
 

@@ -1,0 +1,33 @@
+import pytest
+
+from world_models import build_model, preset
+from world_models.core.config import ConfigError, config_from_dict, config_to_dict
+from world_models.toy import ToyConfig
+from world_models.zoo import FAMILIES, PRESETS
+
+
+@pytest.mark.parametrize(("family", "name"), [(f, n) for f in PRESETS for n in PRESETS[f]])
+def test_presets_round_trip_and_build(family, name):
+    config = preset(family, name)
+    assert config_from_dict(type(config), config_to_dict(config)) == config
+    assert type(config) is FAMILIES[family][0]
+    if name.startswith("tiny"):
+        model = build_model(family, name)
+        assert sum(p.numel() for p in model.parameters()) > 0
+
+
+def test_unknown_field_is_named():
+    with pytest.raises(ConfigError, match="no field.*'latnt_dim'"):
+        config_from_dict(ToyConfig, {"latnt_dim": 3})
+
+
+def test_invalid_value():
+    with pytest.raises(ConfigError, match="multiples of 4"):
+        config_from_dict(ToyConfig, {"height": 30})
+
+
+def test_unknown_preset_and_family():
+    with pytest.raises(KeyError, match="no preset 'huge'"):
+        preset("toy", "huge")
+    with pytest.raises(KeyError, match="unknown model family"):
+        build_model("nope")
