@@ -89,7 +89,7 @@ def check_pickle(env_id: str, steps: int = 5, **kwargs: Any) -> None:
         raise AssertionError(f"{env_id}: an unpickled copy steps differently from the original")
 
 
-def check_vector(env_id: str, num_envs: int = 4, steps: int = 40, **kwargs: Any) -> None:
+def check_vector(env_id: str, num_envs: int = 3, steps: int = 25, **kwargs: Any) -> None:
     """The native vector env: spaces, shapes, both autoreset modes, and same-seed determinism."""
     if entry(env_id).vector_entry_point is None:
         return
@@ -127,9 +127,9 @@ def check_parallel(env_id: str, **kwargs: Any) -> None:
         return
     from pettingzoo.test import parallel_api_test, parallel_seed_test
 
-    parallel_api_test(make_parallel(env_id, **kwargs), num_cycles=60)
+    parallel_api_test(make_parallel(env_id, **kwargs), num_cycles=25)
     factory = load_entry_point(entry(env_id).parallel_entry_point)
-    parallel_seed_test(lambda: factory(**{**entry(env_id).kwargs, **kwargs}), num_cycles=30)
+    parallel_seed_test(lambda: factory(**{**entry(env_id).kwargs, **kwargs}), num_cycles=10)
 
 
 CHECKS: dict[str, Callable[..., None]] = {

@@ -56,8 +56,6 @@ class Task:
         if obs_type != "image" and model.state_dim is None:
             raise ValueError(f"{type(model).__name__} has no object-state vector; use obs_type='image'")
         spec = model.action_spec
-        if spec.kind != "discrete":
-            raise ValueError(f"the default Task needs discrete actions; {type(model).__name__} has {spec.kind!r}")
         bad = [p for p in controlled if not 0 <= p < spec.num_players]
         if bad or not controlled:
             raise ValueError(f"controlled players {controlled} do not exist; the model has {spec.num_players}")
@@ -77,8 +75,11 @@ class Task:
         return gym.spaces.Dict(spaces) if self.obs_type == "both" else spaces[self.obs_type]
 
     def player_action_space(self, player: int) -> gym.Space:
-        """The action space of one player."""
-        return gym.spaces.Discrete(self.model.action_spec.num_actions)
+        """The action space of one player (the default: the model's discrete actions)."""
+        spec = self.model.action_spec
+        if spec.kind != "discrete":
+            raise NotImplementedError(f"{type(self).__name__} must define the action space of {spec.kind!r} actions")
+        return gym.spaces.Discrete(spec.num_actions)
 
     def action_space(self) -> gym.Space:
         """The action space of one row: one player's space, or a MultiDiscrete over the controlled players."""
@@ -87,8 +88,9 @@ class Task:
         return gym.spaces.MultiDiscrete([self.model.action_spec.num_actions] * len(self.controlled))
 
     # -- dynamics -----------------------------------------------------------------------------------------------
-    def encode_actions(self, actions: Any, batch: int) -> torch.Tensor:
-        """Validate a batch of actions of the controlled players; returns int64 ``(batch, len(controlled))``."""
+    def encode_actions(self, actions: Any, batch: int) -> Any:
+        """Validate a batch of actions of the controlled players and turn them into tensors (the default: int64
+        ``(batch, len(controlled))``); `model_action` receives the result."""
         k = self.model.action_spec.num_actions
         array = np.asarray(actions)
         if array.dtype == object or not (np.issubdtype(array.dtype, np.integer) or _integral(array)):
@@ -111,7 +113,7 @@ class Task:
         k = self.model.action_spec.num_actions
         return torch.randint(k, (state.batch_size[0], len(players)), generator=generator, device=self.model.device)
 
-    def model_action(self, actions: torch.Tensor, state: TensorDict, generator: torch.Generator) -> torch.Tensor:
+    def model_action(self, actions: Any, state: TensorDict, generator: torch.Generator) -> Any:
         """The full ``(B, num_players)`` action of the model: controlled players' actions plus the others'."""
         num_players = self.model.action_spec.num_players
         if len(self.controlled) == num_players and self.controlled == tuple(range(num_players)):
@@ -407,10 +409,12 @@ class WorldModelParallelEnv(ParallelEnv):
         if missing:
             raise InvalidActionError(f"no action given for agent(s) {missing}; expected one per agent in {self.agents}")
         for agent in self.agents:
-            if not self.action_space(agent).contains(np.asarray(actions[agent]).astype(np.int64)):
+            if isinstance(self.action_space(agent), gym.spaces.Discrete) and not self.action_space(agent).contains(
+                np.asarray(actions[agent]).astype(np.int64) if np.ndim(actions[agent]) == 0 else actions[agent]
+            ):
                 raise InvalidActionError(f"action {actions[agent]!r} of {agent} is outside {self.action_space(agent)}")
-        row = [[int(actions[agent]) for agent in self.possible_agents]]
-        rewards, terminated = self.world.step(torch.tensor(row, device=self.task.model.device))
+        joint = tuple(actions[agent] for agent in self.possible_agents)
+        rewards, terminated = self.world.step(self.task.encode_actions(joint, 1))
         self._elapsed += 1
         done = bool(terminated[0])
         truncated = not done and self.max_episode_steps is not None and self._elapsed >= self.max_episode_steps

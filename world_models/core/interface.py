@@ -88,3 +88,10 @@ class WorldModel(nn.Module, abc.ABC):
     def state_vector(self, state: TensorDict) -> torch.Tensor:
         """float32 ``(B, state_dim)`` object-state features of ``state``."""
         raise NotImplementedError(f"{type(self).__name__} has no object-state vector observation")
+
+    def extras(self) -> dict[str, torch.Tensor]:
+        """Tensors shipped beside the weights (e.g. held-out start frames); saved as checkpoint extras."""
+        return {}
+
+    def load_extras(self, extras: dict[str, torch.Tensor]) -> None:
+        """Receive the extras of a loaded checkpoint."""

@@ -90,3 +90,15 @@ class TextEncoder(nn.Module):
 
     def cache_size(self) -> int:
         return len(self._cache)
+
+
+_SHARED: dict[tuple[str, int, str], TextEncoder] = {}
+
+
+def shared_text_encoder(path: str | os.PathLike | None = None, *, max_length: int = 32, device: str = "cpu") -> TextEncoder:
+    """One frozen encoder (and one embedding cache) per folder and device in a process: environments built many
+    times (vector envs, tests, evaluation) load the language model once."""
+    key = (str(path or default_text_encoder_path()), max_length, str(device))
+    if key not in _SHARED:
+        _SHARED[key] = TextEncoder(path, max_length=max_length, device=device)
+    return _SHARED[key]

