@@ -11,9 +11,20 @@ import importlib
 import sys
 
 COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
-    "data": {},
-    "train": {},
-    "eval": {},
+    "data": {
+        "atari": ("world_models.data.atari", "record real Atari (ALE) games in the PVG on-disk format"),
+        "tennis": ("world_models.data.tennis", "generate the tennis engine dataset"),
+    },
+    "train": {
+        "pvg": ("world_models.pvg.train", "train PVG (Playable Video Generation) on a PVG-format dataset"),
+        "render": ("world_models.render.train", "train the compositional neural renderer on a tennis engine dataset"),
+        "lge": ("world_models.lge.train", "train the LGE animation model (masked diffusion over tennis states)"),
+    },
+    "eval": {
+        "pvg": ("world_models.pvg.evaluate", "evaluate a PVG checkpoint: action agreement, rollouts, paddle, reward"),
+        "lge": ("world_models.lge.evaluate", "judge the LGE animation model with the referee: text adherence, physics, director"),
+        "render": ("world_models.render.evaluate", "evaluate a renderer checkpoint: PSNR, novel cameras, style, pose, grids"),
+    },
     "sample": {},
 }
 """group -> name -> (module, one-line help). Modules join by adding a row here."""

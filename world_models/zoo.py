@@ -23,11 +23,16 @@ from world_models.core.checkpoint import (
 )
 from world_models.core.config import ConfigError, config_from_dict, config_to_dict
 from world_models.core.interface import WorldModel
+from world_models.lge.config import LGEConfig
+from world_models.lge.world import LGEWorldModel
+from world_models.pvg import PVGConfig, PVGModel
 from world_models.toy import ToyConfig, ToyWorldModel
 
 # family -> (config class, model class)
 FAMILIES: dict[str, tuple[type, type[WorldModel]]] = {
     "toy": (ToyConfig, ToyWorldModel),
+    "lge": (LGEConfig, LGEWorldModel),
+    "pvg": (PVGConfig, PVGModel),
 }
 
 # family -> preset name -> config. The one table of named sizes.
@@ -35,6 +40,44 @@ PRESETS: dict[str, dict[str, Any]] = {
     "toy": {
         "tiny": ToyConfig(),
         "tiny2p": ToyConfig(num_players=2, num_actions=3),
+    },
+    # LGE animation model. `paper` follows the published transformer scale; `small` is the CPU-trained shipped
+    # model (12.5 fps, 24-frame windows = 1.9 s); `tiny` is for tests.
+    "lge": {
+        "tiny": LGEConfig(window=8, context=2, d_model=32, layers=1, heads=2, mlp_ratio=2, diffusion_steps=100,
+                          sample_steps=4),
+        "small": LGEConfig(),
+        "paper": LGEConfig(window=32, context=8, frame_stride=1, d_model=512, layers=12, heads=8, sample_steps=25,
+                           text_dim=768),
+    },
+    # PVG: `paper` is the published Breakout model (3,138,659 parameters without the reward/termination heads);
+    # `paper_bair` and `paper_tennis` are the other published sizes (used by the checkpoint converter);
+    # `small` is the CPU-trained shipped model (half-resolution input, narrower widths, short schedule).
+    "pvg": {
+        "tiny": PVGConfig(
+            height=32, width=24, crop=(0, 0, 160, 208), state_channels=8, encoder_channels=(4, 8, 8), action_hidden=8,
+            dynamics_hidden=8, renderer_channels=(8, 8, 4), head_hidden=8, batch_size=2, pretrain_steps=1,
+            gumbel_anneal_steps=10, sequence_length_start=3, sequence_length_end=4, sequence_length_steps=4,
+            teacher_forced_observations=2, max_steps=4,
+        ),
+        "small": PVGConfig(
+            height=104, width=80, crop=(0, 0, 160, 208), state_channels=32, encoder_channels=(16, 32, 32), motion_weight=40.0,
+            action_hidden=64, dynamics_hidden=32, renderer_channels=(32, 32, 16), head_hidden=32, batch_size=8,
+            pretrain_steps=300, gumbel_anneal_steps=3000, sequence_length_start=5, sequence_length_end=7,
+            sequence_length_steps=3000, teacher_forced_observations=4, max_steps=20_000,
+        ),
+        "paper": PVGConfig(),
+        "paper_bair": PVGConfig(
+            height=256, width=256, crop=(0, 0, 256, 256), num_actions=7, action_space_dim=2, dynamics_hidden=128,
+            renderer_channels=(128, 64, 32), pretrain_steps=1000, sequence_length_end=12, sequence_length_steps=25_000,
+            fps=10.0,
+        ),
+        "paper_tennis": PVGConfig(
+            height=96, width=256, crop=(0, 0, 256, 96), frames_per_observation=4, frame_skip=4, num_actions=7,
+            action_space_dim=5, dynamics_hidden=128, renderer_channels=(128, 64, 32), batch_size=6,
+            sequence_length_end=12, sequence_length_steps=25_000, weight_mutual_information=0.03, mi_smoothing=0.0,
+            weight_action_state_kl=1e-5, fps=5.0,
+        ),
     },
 }
 
@@ -93,6 +136,7 @@ def load_model(
     model = model_cls(config)
     weights, extras = split_extras(tensors)
     load_state_dict_strict(model, weights, str(path))
+    model.load_extras(extras)
     return model.to(device).eval(), header, extras
 
 

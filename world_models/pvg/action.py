@@ -1,0 +1,96 @@
+"""Action network A and the action centroids (design note ``pvg.md`` section 6).
+
+Per frame the network maps the attended state to a Gaussian "action state" N(mu_t, var_t) in a D-dimensional
+action space. The action direction between frames t and t+1 is N(mu_{t+1} - mu_t, var_{t+1} + var_t); a linear
+layer classifies a sample of it into A discrete actions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from world_models.layers.blocks import ResidualBlock
+from world_models.pvg.config import PVGConfig
+
+
+@dataclass
+class ActionOutput:
+    """What the action network infers from a sequence of T states."""
+
+    frame_mean: torch.Tensor
+    """(B, T, D) per-frame action-state means."""
+    frame_variance: torch.Tensor
+    """(B, T, D) per-frame action-state variances."""
+    direction_mean: torch.Tensor
+    """(B, T-1, D) mean of the direction between consecutive frames."""
+    direction_variance: torch.Tensor
+    """(B, T-1, D)."""
+    direction: torch.Tensor
+    """(B, T-1, D) the sampled direction (the mean when no generator is given)."""
+    logits: torch.Tensor
+    """(B, T-1, A) action logits of the sampled direction."""
+
+
+class ActionNetwork(nn.Module):
+    """Attended state -> two residual blocks -> global average pool -> (mean, |variance|); final_fc classifies."""
+
+    def __init__(self, config: PVGConfig) -> None:
+        super().__init__()
+        width, d = config.action_hidden, config.action_space_dim
+        self.residuals = nn.ModuleList(
+            [ResidualBlock(config.state_channels, width, 2), ResidualBlock(width, width, 1)]
+        )
+        self.mean_fc = nn.Linear(width, d)
+        self.variance_fc = nn.Linear(width, d)
+        self.final_fc = nn.Linear(d, config.num_actions)
+
+    def frame_gaussians(self, states: torch.Tensor, attention: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, F, h, w), (N, 1, h, w) -> mean (N, D), variance (N, D)."""
+        x = states * attention
+        for block in self.residuals:
+            x = block(x)
+        x = x.mean(dim=(2, 3))  # (N, width)
+        return self.mean_fc(x), self.variance_fc(x).abs()
+
+    def forward(
+        self, states: torch.Tensor, attention: torch.Tensor, *, generator: torch.Generator | None
+    ) -> ActionOutput:
+        """states (B, T, F, h, w), attention (B, T, 1, h, w); ``generator=None`` uses direction means (no noise)."""
+        b, t = states.shape[:2]
+        mean, variance = self.frame_gaussians(states.flatten(0, 1), attention.flatten(0, 1))
+        mean, variance = mean.view(b, t, -1), variance.view(b, t, -1)
+        d_mean = mean[:, 1:] - mean[:, :-1]
+        d_var = variance[:, 1:] + variance[:, :-1]
+        if generator is None:
+            direction = d_mean
+        else:
+            noise = torch.randn(d_mean.shape, generator=generator, device=d_mean.device, dtype=d_mean.dtype)
+            direction = d_mean + torch.sqrt(d_var + 1e-8) * noise
+        return ActionOutput(mean, variance, d_mean, d_var, direction, self.final_fc(direction))
+
+
+class CentroidEstimator(nn.Module):
+    """Non-trainable action centroids (A, D), updated by EMA from probability-weighted direction means."""
+
+    def __init__(self, config: PVGConfig) -> None:
+        super().__init__()
+        self.momentum = config.centroid_momentum
+        self.estimated_centroids = nn.Parameter(
+            torch.randn(config.num_actions, config.action_space_dim), requires_grad=False
+        )
+
+    @torch.no_grad()
+    def update(self, direction_mean: torch.Tensor, probabilities: torch.Tensor) -> None:
+        """direction_mean (N, D), probabilities (N, A): c <- (1 - alpha) c + alpha sum_i p_ik mu_i / sum_i p_ik."""
+        weights = probabilities.sum(0)  # (A,)
+        batch = probabilities.t() @ direction_mean / weights.clamp_min(1e-8)[:, None]
+        present = weights > 1e-6
+        new = (1 - self.momentum) * self.estimated_centroids + self.momentum * batch
+        self.estimated_centroids.copy_(torch.where(present[:, None], new, self.estimated_centroids))
+
+    def forward(self, actions: torch.Tensor) -> torch.Tensor:
+        """Action-weighted centroid sum_k a_k c_k: (..., A) -> (..., D)."""
+        return actions @ self.estimated_centroids

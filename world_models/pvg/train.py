@@ -1,0 +1,250 @@
+"""Training process of PVG: ``python -m world_models train pvg --data DIR --preset small --run RUN_DIR``.
+
+Resumes from ``RUN_DIR/state.pt`` when it exists (optimizer, step, generator, MI matrix, config). Every
+``--save-minutes`` it writes, atomically, the resume state, ``latest.safetensors`` (release format) and, when the
+validation action agreement improves after pretraining, ``best.safetensors``. Every ``--sample-every`` steps it
+writes PNG strips and GIF videos of samples under ``RUN_DIR/samples/``. Losses go to ``RUN_DIR/log.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import inspect
+import json
+import shlex
+import time
+import typing
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from world_models.core.checkpoint import load_training_state, save_training_state
+from world_models.core.config import config_from_dict, config_to_dict
+from world_models.data.pvg_format import SequenceSampler, read_info, read_split
+from world_models.pvg.config import PVGConfig
+from world_models.pvg.losses import MutualInformation, training_losses
+from world_models.pvg.model import PVGModel, to_uint8
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """Docstrings written under each dataclass field (used as command-line help)."""
+    tree = ast.parse(inspect.getsource(cls))
+    docs, body = {}, tree.body[0].body
+    for node, following in zip(body, body[1:], strict=False):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            if isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
+                docs[node.target.id] = str(following.value.value)
+    return docs
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, help="PVG-format dataset folder (train/, val/, test/)")
+    parser.add_argument("--run", required=True, help="run folder: resume state, checkpoints, samples, log")
+    parser.add_argument("--preset", default="small", help="named size from world_models.zoo PRESETS['pvg']")
+    parser.add_argument("--steps", type=int, default=None, help="train until this total step (default: config max_steps)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the training generator")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--device", default="cpu", help="torch device")
+    parser.add_argument("--save-minutes", type=float, default=5.0, help="minutes between resume-state saves")
+    parser.add_argument("--sample-every", type=int, default=500, help="steps between sample strips and videos")
+    parser.add_argument("--max-videos", type=int, default=None, help="read at most this many training videos")
+    docs = field_docs(PVGConfig)
+    group = parser.add_argument_group("config overrides (default: the preset's value)")
+    hints = typing.get_type_hints(PVGConfig)
+    for field in dataclasses.fields(PVGConfig):
+        hint = hints[field.name]
+        flag = "--" + field.name.replace("_", "-")
+        if hint is bool:
+            group.add_argument(flag, type=lambda s: s.lower() in ("1", "true", "yes"), default=None, help=docs.get(field.name))
+        elif typing.get_origin(hint) is tuple:
+            group.add_argument(flag, type=int, nargs="+", default=None, help=docs.get(field.name))
+        else:
+            group.add_argument(flag, type=hint, default=None, help=docs.get(field.name))
+
+
+def command_line(args: argparse.Namespace, prefix: str) -> str:
+    """The command that reproduces ``args`` (every option spelled out, defaults included)."""
+    parts = [prefix]
+    for key, value in vars(args).items():
+        if key in ("group", "name") or value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            parts.append(flag)
+        elif isinstance(value, (list, tuple)):
+            parts.append(flag + " " + " ".join(shlex.quote(str(v)) for v in value))
+        else:
+            parts.append(f"{flag} {shlex.quote(str(value))}")
+    return " ".join(parts)
+
+
+def config_from_args(args: argparse.Namespace) -> PVGConfig:
+    from world_models.zoo import preset
+
+    base = config_to_dict(preset("pvg", args.preset))
+    for field in dataclasses.fields(PVGConfig):
+        value = getattr(args, field.name, None)
+        if value is not None:
+            base[field.name] = list(value) if isinstance(value, list) else value
+    return config_from_dict(PVGConfig, base)
+
+
+def write_samples(model: PVGModel, sampler: SequenceSampler, out: Path, step: int, generator: torch.Generator) -> None:
+    """PNG strip (real row, teacher-forced reconstruction row, one row per held action) and one GIF per action."""
+    from PIL import Image
+
+    out.mkdir(parents=True, exist_ok=True)
+    was_training = model.training
+    model.eval()
+    length = 8
+    with torch.no_grad():
+        batch = sampler.get([(0, len(sampler.videos[0].frames) // 3)], length)
+        obs = model.prepare_frames(batch["observations"][0]).unsqueeze(0)  # (1, T, 3S, H, W)
+        actions = model.infer_actions(obs)
+        one_hot = torch.nn.functional.one_hot(actions.logits.argmax(-1), model.config.num_actions).float()
+        memory, rows = None, [to_uint8(obs[0, :, :3])]
+        generated = [obs[0, 0, :3]]
+        current = obs[:, 0]
+        for t in range(length - 1):
+            frame, _, memory = model.step_frames(current, memory, one_hot[:, t])
+            generated.append(frame[0])
+            current = torch.cat([frame, current[:, :-3]], 1) if current.shape[1] > 3 else frame
+        rows.append(to_uint8(torch.stack(generated)))
+        gifs = []
+        for k in range(model.config.num_actions):
+            state = model.initial_state(1, generator=generator, context=None)
+            state["observation"] = obs[:, 0]
+            frames = [to_uint8(obs[0, 0, :3])]
+            act = torch.full((1, 1), k, dtype=torch.long)
+            for _ in range(length - 1):
+                state, _ = model.step(state, act, generator=generator)
+                frames.append(state["frame"][0])
+            rows.append(torch.stack(frames))
+            gifs.append([Image.fromarray(f.numpy()) for f in frames])
+    strip = torch.cat([torch.cat(list(r), dim=1) for r in rows], dim=0).numpy()
+    Image.fromarray(strip).save(out / f"strip_{step:07d}.png")
+    for k, frames in enumerate(gifs):
+        frames[0].save(out / f"action{k}_{step:07d}.gif", save_all=True, append_images=frames[1:], duration=150, loop=0)
+    model.train(was_training)
+
+
+def validate(model: PVGModel, videos, info: dict) -> dict:
+    """Hungarian-matched agreement of learned and true (movement) actions on held-out transitions."""
+    from world_models.pvg.evaluate import action_agreement
+
+    return action_agreement(model, videos, info, max_transitions=400)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from world_models.zoo import save_model
+
+    torch.set_num_threads(args.threads)
+    run_dir = Path(args.run)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state_path = run_dir / "state.pt"
+    resume = load_training_state(state_path) if state_path.is_file() else None
+    if resume is not None:
+        config = config_from_dict(PVGConfig, json.loads(resume["config"]))
+        print(f"resuming {run_dir} at step {resume['step']}")
+    else:
+        config = config_from_args(args)
+    total_steps = args.steps if args.steps is not None else config.max_steps
+    device = torch.device(args.device)
+
+    model = PVGModel(config).to(device)
+    mi = MutualInformation(config.num_actions, config.mi_smoothing, config.mi_entropy_weight).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    generator = torch.Generator(device=device)
+    generator.manual_seed(args.seed)
+    step, best = 0, -1.0
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        mi.estimated_matrix.copy_(resume["mi_matrix"])
+        generator.set_state(resume["generator"])
+        step, best = int(resume["step"]), float(resume.get("best", -1.0))
+    command = command_line(args, "python -m world_models train pvg")
+    meta_path = run_dir / "run.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {"commands": []}
+    meta["commands"].append({"command": command, "start_step": step, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    meta.update(config=config_to_dict(config), data=str(args.data), data_info=read_info(args.data))
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+
+    size = (config.height, config.width)
+    print(f"reading {args.data} at {size[1]}x{size[0]} ...", flush=True)
+    train_videos = read_split(args.data, "train", size_hw=size, crop=config.crop, max_videos=args.max_videos)
+    val_videos = read_split(args.data, "val", size_hw=size, crop=config.crop)
+    info = read_info(args.data)
+    sampler = SequenceSampler(train_videos, skip=config.frame_skip, stack=config.frames_per_observation)
+    val_sampler = SequenceSampler(val_videos, skip=config.frame_skip, stack=config.frames_per_observation)
+    start_frames = torch.from_numpy(np.stack([v.frames[len(v.frames) // (i + 2)] for v in val_videos for i in range(4)]))
+    model.set_start_frames(start_frames)
+
+    def save(tag: str | None = None) -> None:
+        training_info = {"steps_trained": step, "command": command, "data": str(args.data), "run": str(run_dir)}
+        save_training_state(
+            state_path,
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "step": step,
+                "generator": generator.get_state(),
+                "mi_matrix": mi.estimated_matrix.detach().cpu(),
+                "config": json.dumps(config_to_dict(config)),
+                "best": best,
+            },
+        )
+        save_model(run_dir / "latest", model, info=training_info, extras={"start_frames": start_frames})
+        if tag:
+            save_model(run_dir / tag, model, info=training_info, extras={"start_frames": start_frames})
+
+    model.train()
+    log = open(run_dir / "log.jsonl", "a")
+    last_save = time.monotonic()
+    bar = tqdm(total=total_steps, initial=step, desc="train pvg", unit="step", dynamic_ncols=True)
+    try:
+        while step < total_steps:
+            pretraining = step < config.pretrain_steps
+            length = config.sequence_length(step)
+            teacher = min(config.teacher_forced_observations, length - 1)
+            batch = sampler.sample(config.batch_size, length, generator)
+            obs = model.prepare_frames(batch["observations"].flatten(0, 1)).view(config.batch_size, length, -1, *size)
+            unroll = model.unroll(obs, temperature=config.temperature(step), teacher_forced=teacher, generator=generator, pretraining=pretraining)
+            terms = training_losses(
+                model, unroll, obs, batch["rewards"].to(device), batch["dones"].to(device), mi, pretraining=pretraining
+            )
+            optimizer.zero_grad(set_to_none=True)
+            terms["total"].backward()
+            optimizer.step()
+            step += 1
+            bar.update(1)
+            values = {k: round(v.item(), 5) for k, v in terms.items()}
+            if step % 10 == 0:
+                bar.set_postfix(loss=values["total"], l1=values["reconstruction"], T=length, pre=int(pretraining))
+                log.write(json.dumps({"step": step, "T": length, "pretraining": pretraining, **values}) + "\n")
+                log.flush()
+            if step % args.sample_every == 0:
+                write_samples(model, val_sampler, run_dir / "samples", step, generator)
+            if time.monotonic() - last_save > 60 * args.save_minutes or step == total_steps:
+                tag = None
+                if step > config.pretrain_steps:
+                    model.eval()
+                    score = validate(model, val_videos, info)["agreement"]
+                    model.train()
+                    log.write(json.dumps({"step": step, "val_agreement": score}) + "\n")
+                    if score > best:
+                        best, tag = score, "best"
+                save(tag)
+                last_save = time.monotonic()
+    except KeyboardInterrupt:
+        save()
+        print(f"interrupted; resume state saved at step {step}")
+    finally:
+        bar.close()
+        log.close()
+    return 0
