@@ -209,6 +209,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "steps": args.steps,
         "episodes_finished": episodes,
         "episode_returns": returns,
+        "episodes_won": sum(r > 0 for r in returns),
+        "episodes_lost": sum(r < 0 for r in returns),
         "steps_per_second": args.steps / elapsed,
         "video": str(video),
         "trained_model": env_id != "Toy-v0",

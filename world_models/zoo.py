@@ -42,11 +42,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         "tiny2p": ToyConfig(num_players=2, num_actions=3),
     },
     # LGE animation model. `paper` follows the published transformer scale; `small` is the CPU-trained shipped
-    # model (12.5 fps, 24-frame windows = 1.9 s); `tiny` is for tests.
+    # model (25 fps like the engine and its referee, 32-frame windows = 1.28 s); `tiny` is for tests.
     "lge": {
         "tiny": LGEConfig(window=8, context=2, d_model=32, layers=1, heads=2, mlp_ratio=2, diffusion_steps=100,
                           sample_steps=4),
-        "small": LGEConfig(),
+        "small": LGEConfig(window=32, context=8, frame_stride=1),
         "paper": LGEConfig(window=32, context=8, frame_stride=1, d_model=512, layers=12, heads=8, sample_steps=25,
                            text_dim=768),
     },

@@ -17,6 +17,7 @@ from gymnasium.vector import AutoresetMode
 from tensordict import TensorDict
 
 from lge_gym.envs.models import resolve_model
+from lge_gym.envs.tennis_sim import STATE_BOUND
 from lge_gym.envs.world_model_env import (
     InvalidActionError,
     ObsType,
@@ -28,6 +29,7 @@ from lge_gym.envs.world_model_env import (
 from world_models.core.text import shared_text_encoder
 from world_models.engines.tennis import layout
 from world_models.engines.tennis.commands import AUTO, COMMAND_VOCABULARY, Command
+from world_models.engines.tennis.court import HALF_LENGTH, SINGLES_HALF_WIDTH, TARGET_AREAS
 from world_models.engines.tennis.referee import judge
 from world_models.lge.world import LGEWorldModel
 
@@ -38,6 +40,9 @@ MAX_TEXT = 200
 
 _SHOT_WORDS = {"forehand": "hits a forehand", "backhand": "hits a backhand", "volley": "plays a volley",
                "smash": "smashes the ball", "lob": "plays a lob", "drop_shot": "plays a drop shot"}  # fmt: skip
+_AREA_WORDS = {"left_corner": "to the left corner", "right_corner": "to the right corner", "centre": "to the centre",
+               "deep": "deep", "short": "short", "left_box": "to the left service box",
+               "right_box": "to the right service box"}  # fmt: skip
 _OUTCOME_WORDS = {"does_not_reach": "does not reach the ball", "into_net": "hits the ball but it goes into the net",
                   "out": "hits the ball but it goes out"}  # fmt: skip
 
@@ -50,10 +55,20 @@ def command_caption(player: str, command: Command) -> str:
     shot = _SHOT_WORDS.get(command.shot, "plays the ball back")
     if command.target is None:
         return f"{subject} runs to the ball and {shot}"
-    return f"{subject} runs to the ball and {shot}, sending the ball {command.target.replace('_', ' ')}".replace(
-        "sending the ball left", "sending the ball to the left").replace(
-        "sending the ball right", "sending the ball to the right").replace(
-        "sending the ball centre", "sending the ball to the centre")
+    return f"{subject} runs to the ball and {shot}, sending the ball {_AREA_WORDS[command.target]}"
+
+
+def nearest_area(target: np.ndarray) -> str:
+    """The named target area whose aim point is nearest a `TennisSim-v0`-style target: screen x from the left to
+    the right singles sideline and depth from the net to the baseline, both in [-1, 1]."""
+    x = float(target[0]) * SINGLES_HALF_WIDTH
+    depth = (float(target[1]) + 1) / 2 * HALF_LENGTH
+
+    def distance(name: str) -> float:
+        area = TARGET_AREAS[name]
+        return (0.5 * sum(area.x) - x) ** 2 + (0.5 * sum(area.depth) - depth) ** 2
+
+    return min(("left_corner", "right_corner", "centre", "short", "left_box", "right_box"), key=distance)
 
 
 def recovery_caption(player: str) -> str:
@@ -90,7 +105,26 @@ class LGETennisTask(Task):
         self.opponent_text = opponent
         self.commands = COMMAND_VOCABULARY
         # Embed every caption a command or the recovery phase can produce in one batch, so steps only look them up.
-        self.encoder([command_caption(p, c) for p in PLAYERS for c in self.commands] + [recovery_caption(p) for p in PLAYERS])
+        self.encoder(
+            [command_caption(p, c) for p in PLAYERS for c in self.commands] + [recovery_caption(p) for p in PLAYERS]
+        )
+
+    def observation_space(self) -> gym.Space:
+        """As `TennisSim-v0`: the normalised layout state clipped to ``[-STATE_BOUND, STATE_BOUND]``, so a policy
+        trained here runs unchanged in the engine."""
+        space = super().observation_space()
+        state = gym.spaces.Box(-STATE_BOUND, STATE_BOUND, (layout.STATE_SIZE,), np.float32)
+        if self.obs_type == "state":
+            return state
+        if self.obs_type == "both":
+            return gym.spaces.Dict({"image": space["image"], "state": state})
+        return space
+
+    def observe(self, state: TensorDict) -> dict[str, torch.Tensor]:
+        out = super().observe(state)
+        if "state" in out:
+            out["state"] = out["state"].clamp(-STATE_BOUND, STATE_BOUND)
+        return out
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -123,7 +157,9 @@ class LGETennisTask(Task):
         rows = [actions] if batch == 1 else list(actions)
         if len(rows) != batch:
             raise InvalidActionError(f"expected {batch} actions, got {len(rows)}")
-        per_player = [rows] if len(self.controlled) == 1 else [[r[i] for r in rows] for i in range(len(self.controlled))]
+        per_player = (
+            [rows] if len(self.controlled) == 1 else [[r[i] for r in rows] for i in range(len(self.controlled))]
+        )
         texts, targets = [], []
         for player, column in zip(self.controlled, per_player, strict=True):
             name = PLAYERS[player]
@@ -150,7 +186,7 @@ class LGETennisTask(Task):
             value = np.asarray(action, dtype=np.float64) if not isinstance(action, str) else None
             if value is None or value.shape != (2,) or not space.contains(value.astype(np.float32)):
                 raise InvalidActionError(f"target actions are 2 floats in [-1, 1] (court x, depth), got {action!r}")
-            return command_caption(name, AUTO), (float(value[0]), float(value[1]))
+            return command_caption(name, Command(target=nearest_area(value))), (float(value[0]), float(value[1]))
         if not isinstance(action, str) or len(action) > MAX_TEXT:
             raise InvalidActionError(f"text actions are strings of at most {MAX_TEXT} characters, got {action!r}")
         return action.strip() or command_caption(name, AUTO), None
@@ -197,7 +233,7 @@ class LGETennisTask(Task):
         ball_z = self.model.current(state)[:, layout.SLICES["ball.position"].start + 2].cpu().numpy()
         for row in range(state.batch_size[0]):
             # A point can only end around a bounce: skip the referee while the ball is in the air.
-            winners.append(judge(history[row, : length[row]]).winner if ball_z[row] < 0.4 else None)
+            winners.append(judge(history[row, : length[row]], self.model.fps).winner if ball_z[row] < 0.4 else None)
         return winners
 
     def rewards(self, state: TensorDict, next_state: TensorDict, aux: TensorDict) -> torch.Tensor:
@@ -235,8 +271,8 @@ class LGETennisEnv(WorldModelEnv):
 
     ## Description
     The animation model (masked diffusion over the states of both players and the ball, conditioned on each
-    player's text action) generates the point window by window at 12.5 fps; the engine's referee judges the
-    generated states. You control the bottom (near) player; the top player follows the model given its own text (a
+    player's text action) generates the point window by window at its frame rate (25 fps for the shipped model);
+    the engine's referee judges the generated states. You control the bottom (near) player; the top player follows the model given its own text (a
     default "plays the ball back" or a strategy in `opponent`). Frames are drawn from the generated states by the
     tennis engine's rasteriser until the learned synthesis module ships trained weights.
 
@@ -258,7 +294,7 @@ class LGETennisEnv(WorldModelEnv):
     `options={"start": state}` (a flat layout state). `options={"opponent": text}` sets the opponent's strategy.
 
     ## Episode end
-    Terminates when the referee decides the point; truncated after 400 steps (32 s).
+    Terminates when the referee decides the point; truncated after 750 steps (30 s at 25 fps).
 
     ## Arguments
     `obs_type`, `action_type`, `render_mode`, `checkpoint` (default: the shipped `lge_tennis_small`; None gives a
@@ -282,20 +318,46 @@ class LGETennisEnv(WorldModelEnv):
         task = _task(checkpoint, preset, device, obs_type, action_type, (0,), opponent, text_encoder)
         super().__init__(task, render_mode=render_mode)
 
+    play_kwargs = {"action_type": "text", "obs_type": "image"}
+    """`lge-gym play` types actions: keys give canned commands, Enter opens a text box."""
+
+    _KEYS = {
+        "left": Command(target="left_corner"),
+        "right": Command(target="right_corner"),
+        "up": Command(target="deep"),
+        "down": Command(target="short"),
+        "f": Command(shot="forehand", target="centre"),
+        "b": Command(shot="backhand", target="centre"),
+        "l": Command(shot="lob", target="deep"),
+        "d": Command(shot="drop_shot", target="short"),
+        "n": Command(outcome="does_not_reach"),
+    }
+
     @property
-    def keymap(self) -> dict[str, int]:
-        """Play keys (command action type): arrows aim, f/b choose forehand/backhand, l lob, d drop shot."""
+    def keymap(self) -> dict[str, Any]:
+        """Play keys: arrows aim, f/b forehand/backhand, l lob, d drop shot, n "does not reach the ball"; as
+        command indices, or as their captions with text actions."""
+        if self.task.action_type == "text":
+            return {key: command_caption("bottom", command) for key, command in self._KEYS.items()}
         index = {c: i for i, c in enumerate(COMMAND_VOCABULARY)}
-        return {
-            "left": index[Command(target="left_corner")],
-            "right": index[Command(target="right_corner")],
-            "up": index[Command(target="deep")],
-            "down": index[Command(target="short")],
-            "f": index[Command(shot="forehand", target="centre")],
-            "b": index[Command(shot="backhand", target="centre")],
-            "l": index[Command(shot="lob", target="deep")],
-            "d": index[Command(shot="drop_shot", target="short")],
-        }
+        return {key: index[command] for key, command in self._KEYS.items()}
+
+    @property
+    def noop_action(self) -> Any:
+        """What `lge-gym play` sends before any key: the scripted "play the ball back"."""
+        if self.task.action_type == "text":
+            return command_caption("bottom", AUTO)
+        return 0
+
+    def demo_policy(self, obs: Any) -> Any:
+        """`lge-gym demo`'s built-in player: a forehand or a backhand to a corner, drawn with the env's generator."""
+        choice = int(torch.randint(4, (1,), generator=self.world.generator))
+        command = Command(shot=("forehand", "backhand")[choice // 2], target=("left_corner", "right_corner")[choice % 2])
+        if self.task.action_type == "text":
+            return command_caption("bottom", command)
+        if self.task.action_type == "target":
+            return np.array([-0.7 if command.target == "left_corner" else 0.7, 0.8], dtype=np.float32)
+        return COMMAND_VOCABULARY.index(command)
 
 
 class LGETennisVectorEnv(WorldModelVectorEnv):
@@ -336,7 +398,7 @@ class LGETennisParallelEnv(WorldModelParallelEnv):
         preset: str = "tiny",
         device: str = "cpu",
         text_encoder: str | None = None,
-        max_episode_steps: int | None = 400,
+        max_episode_steps: int | None = 750,
     ) -> None:
         task = _task(checkpoint, preset, device, obs_type, action_type, (0, 1), None, text_encoder)
         super().__init__(task, max_episode_steps=max_episode_steps, render_mode=render_mode)

@@ -382,11 +382,11 @@ class WorldModelParallelEnv(ParallelEnv):
         self._elapsed = 0
         self._window = None
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019 - PettingZoo requires the same space object on each call
+    @functools.cache  # noqa: B019 - PettingZoo requires the same space object on each call
     def observation_space(self, agent: str) -> gym.Space:
         return self.task.observation_space()
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019
+    @functools.cache  # noqa: B019
     def action_space(self, agent: str) -> gym.Space:
         return self.task.player_action_space(self.possible_agents.index(agent))
 

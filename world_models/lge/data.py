@@ -17,8 +17,16 @@ from tqdm import tqdm
 
 from world_models.core.checkpoint import atomic_path
 from world_models.lge.config import LGEConfig
-from world_models.lge.objects import BALL_POSITION, FEATURE_DIM, JOINTS, OBJECTS, ROOT, to_objects, valid_mask
-from world_models.lge.objects import surface_of  # noqa: F401 - re-exported for the trainer
+from world_models.lge.objects import (
+    BALL_POSITION,
+    FEATURE_DIM,
+    JOINTS,
+    OBJECTS,
+    ROOT,
+    surface_of,  # noqa: F401 - re-exported for the trainer
+    to_objects,
+    valid_mask,
+)
 
 
 @dataclass
@@ -119,8 +127,12 @@ class WindowSampler:
         window = self.config.window
         which = torch.randint(len(self.states), (size,), generator=generator)
         offsets = (torch.rand(size, generator=generator) * self.starts[which]).long()
-        states = torch.stack([self.states[i][o : o + window] for i, o in zip(which.tolist(), offsets.tolist(), strict=True)])
-        ids = torch.stack([self.caption_ids[i][o : o + window] for i, o in zip(which.tolist(), offsets.tolist(), strict=True)])
+        states = torch.stack(
+            [self.states[i][o : o + window] for i, o in zip(which.tolist(), offsets.tolist(), strict=True)]
+        )
+        ids = torch.stack(
+            [self.caption_ids[i][o : o + window] for i, o in zip(which.tolist(), offsets.tolist(), strict=True)]
+        )
         return {
             "states": states,  # (B, T, STATE_SIZE)
             "objects": to_objects(states),  # (B, T, 3, F)
@@ -157,5 +169,12 @@ def random_known_mask(batch: int, config: LGEConfig, generator: torch.Generator)
     return mask * valid_mask().float()
 
 
-__all__ = ["JOINTS", "StateSequences", "WindowSampler", "embed_captions", "from_dataset", "from_engine",
-           "random_known_mask"]
+__all__ = [
+    "JOINTS",
+    "StateSequences",
+    "WindowSampler",
+    "embed_captions",
+    "from_dataset",
+    "from_engine",
+    "random_known_mask",
+]

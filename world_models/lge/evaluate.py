@@ -20,7 +20,6 @@ import argparse
 import json
 import shlex
 import sys
-
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +44,11 @@ AFTER = 24
 """Model frames generated after the context (enough for the ball to land)."""
 
 
-def _shot_outcome(states: np.ndarray, player: str, after: int) -> tuple[str | None, tuple[float, float] | None]:
+def _shot_outcome(
+    states: np.ndarray, player: str, after: int, fps: float
+) -> tuple[str | None, tuple[float, float] | None]:
     """The first shot ``player`` plays at or after frame ``after`` and where the ball next bounces."""
-    j = judge(states)
+    j = judge(states, fps)
     hit = next((h for h in j.hits if h.player == player and h.frame >= after), None)
     if hit is None:
         return None, None
@@ -60,9 +61,9 @@ def _adherent(shot: str | None, landing, want_shot: str, area: str, player: str)
     return shot == want_shot, bool(in_area)
 
 
-def _flight_residuals(states: np.ndarray, start: int) -> list[float]:
+def _flight_residuals(states: np.ndarray, start: int, fps: float) -> list[float]:
     """RMS residual (m) of a constant-acceleration fit to each ball flight (>= 5 frames) after ``start``."""
-    j = judge(states)
+    j = judge(states, fps)
     cuts = sorted({start} | {h.frame for h in j.hits if h.frame > start} | {b.frame for b in j.bounces if b.frame > start}
                   | {len(states) - 1})  # fmt: skip
     ball = states[:, layout.SLICES["ball.position"]]
@@ -116,7 +117,7 @@ def evaluate(
             frames = c.context + AFTER
             constraints = [Constraint(f, o, "state", tuple(gt[w0 + f])) for f in range(1, c.context) for o in OBJECTS]
             truth = np.concatenate([gt[: w0 + frames]])
-            e_shot, e_land = _shot_outcome(truth, shot.player, w0 + c.context)
+            e_shot, e_land = _shot_outcome(truth, shot.player, w0 + c.context, fps)
             a, b = _adherent(e_shot, e_land, shot.shot, shot.area, shot.player)
             counts["engine_shot"].append(a)
             counts["engine_target"].append(b)
@@ -134,13 +135,13 @@ def evaluate(
                 generated = direct(model, encoder, torch.as_tensor(gt[w0]), frames=frames, generator=generator,
                                    text=spans, constraints=constraints).cpu().numpy()  # fmt: skip
                 full = np.concatenate([gt[:w0], generated])
-                m_shot, m_land = _shot_outcome(full, shot.player, w0 + c.context)
+                m_shot, m_land = _shot_outcome(full, shot.player, w0 + c.context, fps)
                 a, b = _adherent(m_shot, m_land, shot.shot, shot.area, shot.player)
                 counts[f"model_{variant}shot"].append(a)
                 counts[f"model_{variant}target"].append(b)
                 if not variant:
-                    residual_model += _flight_residuals(full, w0 + c.context)
-                    residual_engine += _flight_residuals(truth, w0 + c.context)
+                    residual_model += _flight_residuals(full, w0 + c.context, fps)
+                    residual_engine += _flight_residuals(truth, w0 + c.context, fps)
                     speed_model.append(_speeds(generated[c.context - 1 :], fps))
                     speed_engine.append(_speeds(truth[w0 + c.context - 1 :], fps))
         if len(director["endpoint_error_m"]) < director_cases and len(gt) >= 31:
@@ -148,7 +149,11 @@ def evaluate(
             a0 = (len(gt) - length) // 2
             seg = gt[a0 : a0 + length]
             cons = [Constraint(length - 1, o, "state", tuple(seg[-1])) for o in OBJECTS]
-            spans = [TextSpan(p, f, f + 1, captions[a0 + f][i]) for f in range(length) for i, p in enumerate(("bottom", "top"))]
+            spans = [
+                TextSpan(p, f, f + 1, captions[a0 + f][i])
+                for f in range(length)
+                for i, p in enumerate(("bottom", "top"))
+            ]
             out = direct(model, encoder, torch.as_tensor(seg[0]), frames=length, generator=generator, text=spans,
                          constraints=cons).cpu().numpy()  # fmt: skip
             err = max(np.linalg.norm(out[e, layout.SLICES[f"{p}.root"]] - seg[e, layout.SLICES[f"{p}.root"]])
@@ -168,8 +173,10 @@ def evaluate(
         "shots_evaluated": len(counts["engine_shot"]),
         "text_adherence": {
             "model": {"shot_type": rate(counts["model_shot"]), "target_area": rate(counts["model_target"])},
-            "model_unseen_phrasing": {"shot_type": rate(counts["model_para_shot"]),
-                                      "target_area": rate(counts["model_para_target"])},
+            "model_unseen_phrasing": {
+                "shot_type": rate(counts["model_para_shot"]),
+                "target_area": rate(counts["model_para_target"]),
+            },
             "engine": {"shot_type": rate(counts["engine_shot"]), "target_area": rate(counts["engine_target"])},
         },
         "ball_flight_fit_rms_m": {
@@ -183,13 +190,19 @@ def evaluate(
             "limit": PLAYER_SPEED_LIMIT,
             "model_max": float(speeds_m.max()) if len(speeds_m) else None,
             "model_p99": float(np.percentile(speeds_m, 99)) if len(speeds_m) else None,
-            "model_fraction_over_limit": float(np.mean(speeds_m > PLAYER_SPEED_LIMIT * 1.05)) if len(speeds_m) else None,
+            "model_fraction_over_limit": float(np.mean(speeds_m > PLAYER_SPEED_LIMIT * 1.05))
+            if len(speeds_m)
+            else None,
             "engine_max": float(speeds_e.max()) if len(speeds_e) else None,
         },
-        "director": {k: (float(np.mean(v)) if v else None) for k, v in director.items()} | {
-            "cases": len(director["endpoint_error_m"])},
-        "_raw": {"residual_model": residual_model, "residual_engine": residual_engine,
-                 "speeds_model": speeds_m.tolist(), "speeds_engine": speeds_e.tolist()},
+        "director": {k: (float(np.mean(v)) if v else None) for k, v in director.items()}
+        | {"cases": len(director["endpoint_error_m"])},
+        "_raw": {
+            "residual_model": residual_model,
+            "residual_engine": residual_engine,
+            "speeds_model": speeds_m.tolist(),
+            "speeds_engine": speeds_e.tolist(),
+        },
     }
 
 
@@ -259,6 +272,3 @@ def run(args: argparse.Namespace) -> int:
     (out / "lge_eval.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return 0
-
-
-

@@ -20,7 +20,14 @@ from tqdm import tqdm
 
 from world_models.core.checkpoint import load_training_state, save_training_state
 from world_models.core.config import config_to_dict
-from world_models.lge.data import StateSequences, WindowSampler, embed_captions, from_dataset, from_engine, random_known_mask
+from world_models.lge.data import (
+    StateSequences,
+    WindowSampler,
+    embed_captions,
+    from_dataset,
+    from_engine,
+    random_known_mask,
+)
 from world_models.lge.world import LGEWorldModel, start_states_of
 from world_models.zoo import preset, save_model
 
@@ -30,8 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="small", help="LGE preset: tiny, small or paper")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--data", help="tennis engine dataset folder (python -m world_models data tennis ...)")
-    source.add_argument("--engine-sequences", type=int, default=2000,
-                        help="without --data: simulate this many points with the engine (no rendering)")
+    source.add_argument(
+        "--engine-sequences",
+        type=int,
+        default=2000,
+        help="without --data: simulate this many points with the engine (no rendering)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="engine dataset seed and training seed")
     parser.add_argument("--steps", type=int, default=20_000, help="total optimisation steps")
     parser.add_argument("--batch-size", type=int, default=32, help="windows per step")
@@ -113,16 +124,19 @@ def run(args: argparse.Namespace) -> int:
                                      "config": config_to_dict(config)})  # fmt: skip
         save_model(run_dir / "lge", model, info=dict(info, steps=step), extras=model.extras())
 
-    def interrupt(signum, frame):  # `kill` (SIGTERM) saves like Ctrl-C does
-        raise KeyboardInterrupt(f"signal {signum}")
+    stop = []
+
+    def interrupt(signum, frame):  # `kill` (SIGTERM) and Ctrl-C finish the step, save and exit
+        stop.append(signum)
 
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
     warmup = min(500, args.steps // 10 + 1)
     last_save = time.monotonic()
     ema = None
     bar = tqdm(total=args.steps, initial=step, desc="train lge", unit="step")
     try:
-        while step < args.steps:
+        while step < args.steps and not stop:
             lr = args.lr * min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
             for group in optimizer.param_groups:
                 group["lr"] = lr
@@ -146,6 +160,6 @@ def run(args: argparse.Namespace) -> int:
                 last_save = time.monotonic()
     finally:
         bar.close()
-        save()  # an interruption (Ctrl-C, kill -INT) keeps the work done
+        save()  # also on an exception: the work done is kept
     print(f"saved {run_dir / 'lge.safetensors'} at step {step}")
     return 0

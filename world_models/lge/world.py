@@ -17,8 +17,8 @@ from world_models.lge.config import LGEConfig
 from world_models.lge.model import AnimationModel
 from world_models.lge.objects import FEATURE_DIM, OBJECTS
 
-HISTORY = 512
-"""Frames of the current point kept in the state for the referee (40 s at 12.5 fps)."""
+HISTORY = 768
+"""Frames of the current point kept in the state for the referee (30 s at 25 fps)."""
 
 
 def start_states_of(data) -> torch.Tensor:

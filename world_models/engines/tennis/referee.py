@@ -88,12 +88,12 @@ def _player(states: np.ndarray, name: str, joint: str | None = None) -> np.ndarr
     return np.concatenate([root + j[:, :2], j[:, 2:]], axis=1)
 
 
-def find_bounces(states: np.ndarray) -> list[Bounce]:
+def find_bounces(states: np.ndarray, fps: float = FPS) -> list[Bounce]:
     """Ground contacts: local minima of the ball's height near the ground, located between frames by extrapolating
     the incoming flight to the ground."""
     p = _ball(states)
     z = p[:, 2]
-    dt = 1.0 / FPS
+    dt = 1.0 / fps
     out = []
     for k in range(1, len(p) - 1):
         if z[k] < 0.3 and z[k] <= z[k - 1] and z[k] < z[k + 1] and z[k - 1] - z[k] > 1e-3:
@@ -112,11 +112,11 @@ def find_bounces(states: np.ndarray) -> list[Bounce]:
     return out
 
 
-def find_hits(states: np.ndarray, bounces: list[Bounce]) -> list[Hit]:
+def find_hits(states: np.ndarray, bounces: list[Bounce], fps: float = FPS) -> list[Hit]:
     """Strikes: a velocity change far beyond gravity and drag, sending the ball fast toward the other half, with a
     racket close to the ball."""
     p = _ball(states)
-    dt = 1.0 / FPS
+    dt = 1.0 / fps
     rackets = {n: _player(states, n, "racket_head") for n in ("bottom", "top")}
     bounce_frames = {b.frame for b in bounces}
     hits: list[Hit] = []
@@ -124,7 +124,7 @@ def find_hits(states: np.ndarray, bounces: list[Bounce]) -> list[Hit]:
         v_in = (p[k] - p[k - 1]) / dt
         v_out = (p[k + 1] - p[k]) / dt
         dv = v_out - v_in
-        if np.linalg.norm(dv) * FPS < 200.0 or k in bounce_frames or np.linalg.norm(v_out) < 8.0:
+        if np.linalg.norm(dv) * fps < 200.0 or k in bounce_frames or np.linalg.norm(v_out) < 8.0:
             continue
         dist = {n: float(np.linalg.norm(rackets[n][k] - p[k])) for n in rackets}
         player = min(dist, key=dist.get)
@@ -139,7 +139,9 @@ def find_hits(states: np.ndarray, bounces: list[Bounce]) -> list[Hit]:
     return hits
 
 
-def _classify(states: np.ndarray, hit: Hit, index: int, hits: list[Hit], bounces: list[Bounce], is_serve: bool) -> str:
+def _classify(
+    states: np.ndarray, hit: Hit, index: int, hits: list[Hit], bounces: list[Bounce], is_serve: bool, fps: float = FPS
+) -> str:
     p = _ball(states)
     k = hit.frame
     if is_serve:
@@ -147,7 +149,7 @@ def _classify(states: np.ndarray, hit: Hit, index: int, hits: list[Hit], bounces
     z = p[k, 2]
     prev_frame = hits[index - 1].frame if index > 0 else -1
     bounced = any(prev_frame < b.frame < k for b in bounces)
-    v_out = (p[k + 1] - p[k]) * FPS
+    v_out = (p[k + 1] - p[k]) * fps
     if z > 2.0:
         return "smash"
     if not bounced:
@@ -164,15 +166,16 @@ def _classify(states: np.ndarray, hit: Hit, index: int, hits: list[Hit], bounces
     return "forehand" if float((p[k, :2] - root) @ right) > 0 else "backhand"
 
 
-def judge(states: np.ndarray) -> Judgement:
-    """Referee a point from its states ``(T, STATE_SIZE)``."""
+def judge(states: np.ndarray, fps: float = FPS) -> Judgement:
+    """Referee a point from its states ``(T, STATE_SIZE)`` sampled at ``fps`` (the engine's 25, or a model's
+    rate: velocities are finite differences, so the frame rate must be known)."""
     states = np.asarray(states, dtype=np.float64)
     if states.ndim != 2 or states.shape[1] != STATE_SIZE:
         raise ValueError(f"expected states of shape (T, {STATE_SIZE}), got {states.shape}")
     if len(states) < 3:
         return Judgement()
-    bounces = find_bounces(states)
-    hits = find_hits(states, bounces)
+    bounces = find_bounces(states, fps)
+    hits = find_hits(states, bounces, fps)
     j = Judgement(hits=hits, bounces=bounces)
     if not hits:
         return j
@@ -194,7 +197,7 @@ def judge(states: np.ndarray) -> Judgement:
                 expecting_serve or (hitter == server and _ball(states)[item.frame, 2] > 2.0 and root_y > 11.3)
             )  # a let: served again
             idx = hits.index(item)
-            item.shot = _classify(states, item, idx, hits, bounces, is_serve)
+            item.shot = _classify(states, item, idx, hits, bounces, is_serve, fps)
             hitter, serving, count = item.player, is_serve, 0
             expecting_serve = False
             continue
@@ -229,6 +232,6 @@ def judge(states: np.ndarray) -> Judgement:
     # A let (the server serves again after a serve that was in) is simply a repeated serve.
     for h in hits:
         if h.shot == "" and h.frame < (j.point_frame if j.point_frame is not None else len(states)):
-            h.shot = _classify(states, h, hits.index(h), hits, bounces, False)
+            h.shot = _classify(states, h, hits.index(h), hits, bounces, False, fps)
     j.hits = [h for h in hits if j.point_frame is None or h.frame <= j.point_frame]
     return j
