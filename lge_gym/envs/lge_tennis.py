@@ -228,12 +228,17 @@ class LGETennisTask(Task):
         return self.model.initial_state(batch, generator=generator, context=context)
 
     def _judge(self, state: TensorDict) -> list[str | None]:
+        """The referee's winner for each row, or None while the point goes on."""
         winners: list[str | None] = []
         history, length = state["history"].cpu().numpy(), state["length"].cpu().numpy()
-        ball_z = self.model.current(state)[:, layout.SLICES["ball.position"].start + 2].cpu().numpy()
+        z = layout.SLICES["ball.position"].start + 2
         for row in range(state.batch_size[0]):
-            # A point can only end around a bounce: skip the referee while the ball is in the air.
-            winners.append(judge(history[row, : length[row]], self.model.fps).winner if ball_z[row] < 0.4 else None)
+            n = int(length[row])
+            heights = history[row, max(0, n - 3) : n, z]
+            # A point ends only at a bounce (double bounce, out, net, fault): the referee reads the whole point,
+            # so it runs when the last frames show one (a low local minimum of the ball's height), not every step.
+            bounced = len(heights) == 3 and heights[1] < 0.3 and heights[1] <= heights[0] and heights[1] < heights[2]
+            winners.append(judge(history[row, :n], self.model.fps).winner if bounced else None)
         return winners
 
     def rewards(self, state: TensorDict, next_state: TensorDict, aux: TensorDict) -> torch.Tensor:

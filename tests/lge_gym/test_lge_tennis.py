@@ -39,21 +39,26 @@ def test_command_out_of_range():
 
 
 def test_referee_rewards_a_finished_point():
-    """Feed an engine point's states through the task's referee path: the reward goes to the engine's winner."""
+    """Replay an engine point through the task's referee path frame by frame: the point ends once, at a bounce,
+    and the reward goes to the engine's winner."""
     env = gym.make("LGE-Tennis-v0", **FAST).unwrapped
     env.reset(seed=0)
     point = generate(3, 0, render=False)
     states = torch.as_tensor(point.vectors()[:: env.model.config.frame_stride])
     state = env.world.state.clone()
     state["history"][0, : len(states)] = states
-    state["length"][0] = len(states)
-    state["window"][0, state["cursor"][0]] = states[-1]
-    rewards = env.task.rewards(state, state, None)
-    terminated = env.task.terminated(state, state, None)
+    ended = None
+    for n in range(2, len(states) + 1):
+        state["length"][0] = n
+        rewards = env.task.rewards(state, state, None)
+        if bool(env.task.terminated(state, state, None)[0]):
+            ended = n, rewards[0].tolist()
+            break
     winner = point.engine.winner
-    assert winner in ("bottom", "top") and bool(terminated[0])
+    assert winner in ("bottom", "top") and ended is not None
     expected = 1.0 if winner == "bottom" else -1.0
-    assert rewards[0, 0].item() == expected and rewards[0, 1].item() == -expected
+    assert ended[1] == [expected, -expected]
+    assert ended[0] < len(states)  # decided during the point, before the post-point frames run out
 
 
 def test_opponent_strategy_option():

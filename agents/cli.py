@@ -1,0 +1,97 @@
+"""``python -m agents``: train an SB3 agent inside a (learned) game, and evaluate policies in any game.
+
+    python -m agents train LGE-Tennis-v0 --timesteps 50000 --out runs/ppo_lge
+    python -m agents eval runs/ppo_lge/policy.zip --env LGE-Tennis-v0 TennisSim-v0 --episodes 50 --out runs/ppo_lge
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def _kwargs(text: str | None) -> dict:
+    return json.loads(text) if text else {}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from agents.sb3 import train_ppo
+
+    path = train_ppo(args.env_id, out=args.out, timesteps=args.timesteps, num_envs=args.num_envs, seed=args.seed,
+                     env_kwargs=_kwargs(args.env_kwargs), n_steps=args.n_steps)  # fmt: skip
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from agents.evaluate import play_episodes
+    from agents.policies import load_sb3_policy
+
+    policy = load_sb3_policy(args.policy, args.algo)
+    results = []
+    given = _kwargs(args.env_kwargs)
+    per_id = bool(given) and set(given) <= set(args.env)  # {"ID": {...}} gives each environment its own
+    for env_id in args.env:
+        kwargs = given.get(env_id, {}) if per_id else given
+        for name, act in (("policy", policy), ("random", "random")):
+            row = play_episodes(env_id, act, episodes=args.episodes, seed=args.seed, env_kwargs=kwargs)
+            row["agent"] = name
+            results.append(row)
+            print(f"{env_id:16s} {name:7s} won {row['won']:3d}  lost {row['lost']:3d}  mean return {row['mean_return']:+.3f}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "eval.json").write_text(json.dumps({"policy": str(args.policy), "results": results}, indent=2) + "\n")
+    _plot(results, out / "eval.png")
+    return 0
+
+
+def _plot(results: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{r['env_id']}\n{r['agent']}" for r in results]
+    fig, ax = plt.subplots(figsize=(1.6 * len(results) + 2, 3.5))
+    ax.bar(labels, [r["won"] for r in results], label="won")
+    ax.bar(labels, [-r["lost"] for r in results], label="lost")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_ylabel("episodes")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m agents", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="train PPO inside an environment (native batched stepping)",
+                       description="Train PPO inside an environment through its natively batched version.")
+    p.add_argument("env_id", help="environment ID with a native vector env")
+    p.add_argument("--timesteps", type=int, default=50_000, help="environment steps")
+    p.add_argument("--num-envs", type=int, default=8, help="rows stepped together")
+    p.add_argument("--n-steps", type=int, default=128, help="PPO rollout length per row")
+    p.add_argument("--seed", type=int, default=0, help="seed")
+    p.add_argument("--env-kwargs", help="JSON constructor arguments, e.g. '{\"obs_type\": \"state\"}'")
+    p.add_argument("--out", required=True, help="output folder (policy.zip, policy.json)")
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("eval", help="play a policy and a random agent; JSON and a plot",
+                       description="Play a trained policy and a random agent for whole episodes in each environment.")
+    p.add_argument("policy", help="SB3 .zip")
+    p.add_argument("--algo", default="ppo", help="SB3 algorithm of the policy")
+    p.add_argument("--env", nargs="+", required=True, help="environment IDs (same observation and action spaces)")
+    p.add_argument("--episodes", type=int, default=50, help="episodes per environment and agent")
+    p.add_argument("--seed", type=int, default=0, help="episode i resets with seed + i")
+    p.add_argument("--env-kwargs", help="JSON constructor arguments for every environment, or {ID: arguments}")
+    p.add_argument("--out", required=True, help="output folder (eval.json, eval.png)")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    import lge_gym  # noqa: F401 - registers the environments
+
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
