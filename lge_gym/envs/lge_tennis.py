@@ -29,7 +29,13 @@ from lge_gym.envs.world_model_env import (
 from world_models.core.text import shared_text_encoder
 from world_models.engines.tennis import layout
 from world_models.engines.tennis.commands import AUTO, COMMAND_VOCABULARY, Command
-from world_models.engines.tennis.court import HALF_LENGTH, SINGLES_HALF_WIDTH, TARGET_AREAS
+from world_models.engines.tennis.court import (
+    HALF_LENGTH,
+    SINGLES_HALF_WIDTH,
+    SURFACE_NAMES,
+    SURFACES,
+    TARGET_AREAS,
+)
 from world_models.engines.tennis.referee import judge
 from world_models.lge.world import LGEWorldModel
 
@@ -73,6 +79,33 @@ def nearest_area(target: np.ndarray) -> str:
 
 def recovery_caption(player: str) -> str:
     return f"the {player} player recovers to the middle of the baseline"
+
+
+RESET_OPTIONS = ("start", "opponent", "camera", "surface", "court_colour")
+
+
+def _scene_overrides(options: dict[str, Any]) -> list[tuple[slice, Any]]:
+    """Layout slices and values set by the ``camera``, ``surface`` and ``court_colour`` reset options."""
+    out = []
+    if "camera" in options:
+        camera = options["camera"]
+        extrinsics = np.asarray(camera["extrinsics"], dtype=np.float32)
+        if extrinsics.shape != (4, 4) or len(camera["intrinsics"]) != 4:
+            raise ValueError(
+                "camera option: {'intrinsics': [fx/W, fy/H, cx/W, cy/H], 'extrinsics': 4x4 camera-to-world}"
+            )
+        out += [(layout.SLICES["camera.intrinsics"], np.asarray(camera["intrinsics"], dtype=np.float32)),
+                (layout.SLICES["camera.rotation"], extrinsics[:3, :3].reshape(-1)),
+                (layout.SLICES["camera.translation"], extrinsics[:3, 3])]  # fmt: skip
+    if "surface" in options:
+        if options["surface"] not in SURFACE_NAMES:
+            raise ValueError(f"surface option must be one of {SURFACE_NAMES}, got {options['surface']!r}")
+        out.append((layout.SLICES["scene.surface"], [float(SURFACE_NAMES.index(options["surface"]))]))
+        if "court_colour" not in options:
+            out.append((layout.SLICES["scene.court_colour"], list(SURFACES[options["surface"]].court)))
+    if "court_colour" in options:
+        out.append((layout.SLICES["scene.court_colour"], [float(v) for v in options["court_colour"]]))
+    return out
 
 
 class LGETennisTask(Task):
@@ -216,16 +249,24 @@ class LGETennisTask(Task):
     # -- episode ------------------------------------------------------------------------------------------------
     def initial_state(self, batch: int, generator: torch.Generator, options: dict[str, Any] | None) -> TensorDict:
         options = options or {}
-        unknown = set(options) - {"start", "opponent"}
+        unknown = set(options) - set(RESET_OPTIONS)
         if unknown:  # a warning, not an error: generic tools (PettingZoo's API test) pass options of their own
-            gym.logger.warn(f"LGE-Tennis ignores reset options {sorted(unknown)}; it knows 'start' and 'opponent'")
+            gym.logger.warn(f"LGE-Tennis ignores reset options {sorted(unknown)}; it knows {RESET_OPTIONS}")
         if "opponent" in options:
             self.opponent_text = options["opponent"]
         context = None
         if "start" in options:
             start = torch.as_tensor(np.asarray(options["start"], dtype=np.float32)).reshape(-1, layout.STATE_SIZE)
             context = TensorDict({"start": start.expand(batch, -1)}, batch_size=[batch])
-        return self.model.initial_state(batch, generator=generator, context=context)
+        state = self.model.initial_state(batch, generator=generator, context=context)
+        overrides = _scene_overrides(options)
+        if overrides:
+            # Camera and court live in every frame of the window (the template the model copies them from).
+            window = state["window"]
+            for piece, value in overrides:
+                window[..., piece] = torch.as_tensor(value, dtype=window.dtype, device=window.device)
+            state["history"][:, 0] = window[:, 0]
+        return state
 
     def _judge(self, state: TensorDict) -> list[str | None]:
         """The referee's winner for each row, or None while the point goes on."""
@@ -296,7 +337,10 @@ class LGETennisEnv(WorldModelEnv):
 
     ## Starting state
     The first frame of a held-out engine point shipped with the checkpoint (drawn with the seeded generator), or
-    `options={"start": state}` (a flat layout state). `options={"opponent": text}` sets the opponent's strategy.
+    `options={"start": state}` (a flat layout state). Other options: `"opponent"` (the opponent's strategy as
+    text), `"camera"` (`{"intrinsics": [fx/W, fy/H, cx/W, cy/H], "extrinsics": 4x4 camera-to-world}`),
+    `"surface"` (`"hard"`, `"clay"` or `"grass"`: the model is conditioned on it, so bounces change) and
+    `"court_colour"` (RGB in [0, 1]).
 
     ## Episode end
     Terminates when the referee decides the point; truncated after 750 steps (30 s at 25 fps).
@@ -357,7 +401,9 @@ class LGETennisEnv(WorldModelEnv):
     def demo_policy(self, obs: Any) -> Any:
         """`lge-gym demo`'s built-in player: a forehand or a backhand to a corner, drawn with the env's generator."""
         choice = int(torch.randint(4, (1,), generator=self.world.generator))
-        command = Command(shot=("forehand", "backhand")[choice // 2], target=("left_corner", "right_corner")[choice % 2])
+        command = Command(
+            shot=("forehand", "backhand")[choice // 2], target=("left_corner", "right_corner")[choice % 2]
+        )
         if self.task.action_type == "text":
             return command_caption("bottom", command)
         if self.task.action_type == "target":

@@ -73,3 +73,23 @@ def test_render_image():
     obs, _ = env.reset(seed=0)
     assert obs.shape == (144, 256, 3) and obs.dtype == np.uint8 and obs.std() > 5
     assert np.array_equal(env.render(), obs)
+
+
+def test_camera_and_style_options():
+    from world_models.engines.tennis.camera import look_at
+
+    env = gym.make("LGE-Tennis-v0", obs_type="image", **FAST)
+    default, _ = env.reset(seed=0)
+    extrinsics = look_at(np.array([0.0, -30.0, 9.0]), np.array([0.0, 2.0, 0.0]))
+    moved, _ = env.reset(seed=0, options={"camera": {"intrinsics": [1.2, 2.1, 0.5, 0.5], "extrinsics": extrinsics}})
+    clay, _ = env.reset(seed=0, options={"surface": "clay"})
+    assert np.abs(moved.astype(int) - default).mean() > 5
+    assert np.abs(clay.astype(int) - default).mean() > 5
+    from world_models.engines.tennis import layout
+
+    obs, *_ = env.step(0)
+    state = env.unwrapped.model.current(env.unwrapped.world.state)[0]
+    assert state[layout.SLICES["scene.surface"]].item() == 1.0  # clay, carried into generated frames
+    assert np.abs(obs.astype(int) - clay).mean() < 20  # the style stays through the episode
+    with pytest.raises(ValueError, match="surface option"):
+        env.reset(options={"surface": "ice"})
