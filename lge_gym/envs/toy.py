@@ -86,7 +86,7 @@ class ToyVectorEnv(WorldModelVectorEnv):
         )
 
 
-class ToyDuelEnv(WorldModelEnv):
+class ToyDuelEnv(ToyEnv):
     """ToyDuel-v0: the randomly initialised two-player toy model (for tests of the two-player plumbing only).
 
     ## Description
@@ -123,27 +123,14 @@ class ToyDuelEnv(WorldModelEnv):
         preset: str = "tiny2p",
         device: str = "cpu",
     ) -> None:
-        super().__init__(_toy_task(obs_type, preset, checkpoint, device, (0,)), render_mode=render_mode)
+        super().__init__(obs_type, render_mode, checkpoint, preset, device)
 
 
-class ToyDuelVectorEnv(WorldModelVectorEnv):
+class ToyDuelVectorEnv(ToyVectorEnv):
     """Natively batched ToyDuel-v0."""
 
-    def __init__(
-        self,
-        num_envs: int = 1,
-        obs_type: ObsType = "image",
-        checkpoint: Any = None,
-        preset: str = "tiny2p",
-        device: str = "cpu",
-        max_episode_steps: int | None = None,
-        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-        render_mode: str | None = None,
-    ) -> None:
-        task = _toy_task(obs_type, preset, checkpoint, device, (0,))
-        super().__init__(
-            task, num_envs, max_episode_steps=max_episode_steps, autoreset_mode=autoreset_mode, render_mode=render_mode
-        )
+    def __init__(self, num_envs: int = 1, obs_type: ObsType = "image", preset: str = "tiny2p", **kwargs: Any) -> None:
+        super().__init__(num_envs, obs_type, preset=preset, **kwargs)
 
 
 class ToyDuelParallelEnv(WorldModelParallelEnv):

@@ -207,7 +207,38 @@ def _to_numpy(obs: dict[str, torch.Tensor], obs_type: str, row: int | None = Non
     return arrays if obs_type == "both" else arrays[obs_type]
 
 
-class WorldModelEnv(gym.Env):
+class _OneRowRendering:
+    """Rendering of a batch-of-one world: the frame for ``rgb_array``, a pygame window for ``human`` (dropped when
+    pickled, closed by `close`)."""
+
+    world: BatchedWorld
+    render_mode: str | None
+    metadata: dict[str, Any]
+    _window: Any = None
+
+    def _show(self, title: str) -> np.ndarray | None:
+        frame = self.world.frames()[0].cpu().numpy()
+        if self.render_mode != "human":
+            return frame
+        from lge_gym.window import GameWindow
+
+        if self._window is None:
+            self._window = GameWindow(title=title)
+        self._window.show(frame, fps=self.metadata["render_fps"])
+        return None
+
+    def close(self) -> None:
+        if self._window is not None:
+            self._window.close()
+            self._window = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_window"] = None
+        return state
+
+
+class WorldModelEnv(_OneRowRendering, gym.Env):
     """A `gymnasium.Env` over a world model and a task (a batch of one). Family environments subclass it and
     document their game in the class docstring; see `lge_gym.envs.toy.ToyEnv` for the smallest example."""
 
@@ -248,25 +279,7 @@ class WorldModelEnv(gym.Env):
     def render(self):
         if self.world.state is None:
             raise gym.error.ResetNeeded("call reset() before render()")
-        frame = self.world.frames()[0].cpu().numpy()
-        if self.render_mode == "human":
-            from lge_gym.window import GameWindow
-
-            if self._window is None:
-                self._window = GameWindow(title=self.spec.id if self.spec else type(self).__name__)
-            self._window.show(frame, fps=self.metadata["render_fps"])
-            return None
-        return frame
-
-    def close(self):
-        if self._window is not None:
-            self._window.close()
-            self._window = None
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_window"] = None
-        return state
+        return self._show(self.spec.id if self.spec else type(self).__name__)
 
 
 class WorldModelVectorEnv(VectorEnv):
@@ -361,7 +374,7 @@ class WorldModelVectorEnv(VectorEnv):
         return self.world.frames().cpu().numpy()
 
 
-class WorldModelParallelEnv(ParallelEnv):
+class WorldModelParallelEnv(_OneRowRendering, ParallelEnv):
     """A PettingZoo `ParallelEnv` where every player of a multi-player model is an agent (AEC form:
     `pettingzoo.utils.parallel_to_aec`). Observations are the shared view of the scene; each agent gets its own
     reward. All agents leave together when the point or episode ends, or after ``max_episode_steps``."""
@@ -430,22 +443,6 @@ class WorldModelParallelEnv(ParallelEnv):
         return obs, out_rewards, terminations, truncations, infos
 
     def render(self):
-        frame = self.world.frames()[0].cpu().numpy()
-        if self.render_mode == "human":
-            from lge_gym.window import GameWindow
-
-            if self._window is None:
-                self._window = GameWindow(title=self.metadata["name"])
-            self._window.show(frame, fps=self.metadata["render_fps"])
-            return None
-        return frame
-
-    def close(self):
-        if self._window is not None:
-            self._window.close()
-            self._window = None
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_window"] = None
-        return state
+        if self.world.state is None:
+            raise gym.error.ResetNeeded("call reset() before render()")
+        return self._show(self.metadata["name"])
