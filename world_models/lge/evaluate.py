@@ -40,8 +40,8 @@ PLAYER_SPEED_LIMIT = 6.5
 """The engine players' top speed (m/s, `players.Player.max_speed`)."""
 APPROACH = 3
 """Model frames generated before the shot's contact frame."""
-AFTER = 24
-"""Model frames generated after the context (enough for the ball to land)."""
+AFTER_SECONDS = 1.6
+"""Seconds generated after the context: enough for the ball to land."""
 
 
 def _shot_outcome(
@@ -114,7 +114,7 @@ def evaluate(
             w0 = hit - c.context - APPROACH
             if w0 < 0 or hit + 2 >= len(gt):
                 continue
-            frames = c.context + AFTER
+            frames = c.context + int(AFTER_SECONDS * fps)
             constraints = [Constraint(f, o, "state", tuple(gt[w0 + f])) for f in range(1, c.context) for o in OBJECTS]
             truth = np.concatenate([gt[: w0 + frames]])
             e_shot, e_land = _shot_outcome(truth, shot.player, w0 + c.context, fps)
