@@ -40,7 +40,7 @@ from world_models.render.zoo import SHIPPED, build_renderer, load_renderer
 
 @dataclass
 class Args:
-    checkpoint: str = str(SHIPPED)
+    checkpoint: str = str(SHIPPED.relative_to(Path.cwd())) if SHIPPED.is_relative_to(Path.cwd()) else str(SHIPPED)
     batch: int = 16
     repeats: int = 20
     threads: int = 2
@@ -53,7 +53,9 @@ class Args:
 def parse() -> Args:
     d = Args()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", default=d.checkpoint, help="renderer checkpoint; 'none' for a random small model")
+    parser.add_argument(
+        "--checkpoint", default=d.checkpoint, help="renderer checkpoint; 'none' for a random small model"
+    )
     parser.add_argument("--batch", type=int, default=d.batch, help="frames of the batched measurement")
     parser.add_argument("--repeats", type=int, default=d.repeats, help="timed repeats (median reported)")
     parser.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads")
@@ -145,7 +147,9 @@ def decoder_study(args: Args) -> dict:
             shifted = copy.deepcopy(cam)
             shifted.cx += 0.25 * k
             truths.append(torch.from_numpy(Renderer(shifted, style).render(state)[0]).float() / 255)
-            vec = val.states[i, layout.SLICES["camera.intrinsics"].start : layout.SLICES["camera.translation"].stop].clone()
+            vec = val.states[
+                i, layout.SLICES["camera.intrinsics"].start : layout.SLICES["camera.translation"].stop
+            ].clone()
             vec[2] = shifted.cx / w
             cams.append(vec)
         pan = render(val.states[i : i + 1].expand(8, -1), val.styles[i : i + 1].expand(8, -1), torch.stack(cams))
@@ -218,7 +222,12 @@ def main() -> None:
         result["decoder_study"] = json.loads(out.read_text())["decoder_study"]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: result[k] for k in ("single_frame", "batched", "flops_per_frame", "single_frame_ratio_to_matmul")}, indent=2))
+    print(
+        json.dumps(
+            {k: result[k] for k in ("single_frame", "batched", "flops_per_frame", "single_frame_ratio_to_matmul")},
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -225,22 +225,35 @@ class LGETennisTask(Task):
         return action.strip() or command_caption(name, AUTO), None
 
     def model_action(self, actions: dict[str, Any], state: TensorDict, generator: torch.Generator) -> TensorDict:
+        """Each player's text: while the ball flies towards it, the shot chosen when that ball started coming (the
+        command is latched, as a player plans its return when the opponent strikes, so an agent that changes its
+        action every step does not make the model re-plan every step); otherwise a recovery caption."""
         b = state.batch_size[0]
-        current = self.model.current(state).cpu().numpy()
-        ball_vy = current[:, layout.SLICES["ball.velocity"]][:, 1]
-        texts = [[recovery_caption(p) for p in PLAYERS] for _ in range(b)]
+        rows = torch.arange(b, device=self.model.device)
+        vy = layout.SLICES["ball.velocity"].start + 1
+        now = self.model.current(state)[:, vy].cpu().numpy()
+        before = state["history"][rows, (state["length"] - 2).clamp(min=0), vy].cpu().numpy()
+        texts: list[list[str | None]] = [[recovery_caption(p) for p in PLAYERS] for _ in range(b)]
         for row in range(b):
-            # The ball flies towards the bottom player when its y velocity is negative (bottom is at negative y).
-            towards = "bottom" if ball_vy[row] < 0 else "top"
             for i, player in enumerate(PLAYERS):
-                if player != towards:
+                # The ball flies towards the bottom player when its y velocity is negative (bottom is at negative y).
+                towards_now = now[row] < 0 if player == "bottom" else now[row] > 0
+                towards_before = before[row] < 0 if player == "bottom" else before[row] > 0
+                if not towards_now:
                     continue
-                if PLAYERS.index(player) in self.controlled:
-                    k = self.controlled.index(PLAYERS.index(player))
-                    texts[row][i] = actions["texts"][k][row]
+                if towards_before and bool(state["text_on"][row, i]):
+                    texts[row][i] = None  # keep the latched text
+                elif i in self.controlled:
+                    texts[row][i] = actions["texts"][self.controlled.index(i)][row]
                 else:
                     texts[row][i] = self.opponent_text or command_caption(player, AUTO)
-        embedded = self._embed([t for pair in texts for t in pair]).view(b, 2, -1)
+        fresh = [t for pair in texts for t in pair if t is not None]
+        table = dict(zip(fresh, self._embed(fresh), strict=True)) if fresh else {}
+        embedded = state["text"].clone()
+        for row in range(b):
+            for i in range(2):
+                if texts[row][i] is not None:
+                    embedded[row, i] = table[texts[row][i]]
         return TensorDict(
             {"text": embedded, "text_on": torch.ones(b, 2, dtype=torch.bool, device=self.model.device)},
             batch_size=[b],
@@ -399,11 +412,10 @@ class LGETennisEnv(WorldModelEnv):
         return 0
 
     def demo_policy(self, obs: Any) -> Any:
-        """`lge-gym demo`'s built-in player: a forehand or a backhand to a corner, drawn with the env's generator."""
+        """`lge-gym demo`'s built-in player: a forehand or a backhand to a corner, drawn with the env's generator
+        (the task latches it when the ball starts coming)."""
         choice = int(torch.randint(4, (1,), generator=self.world.generator))
-        command = Command(
-            shot=("forehand", "backhand")[choice // 2], target=("left_corner", "right_corner")[choice % 2]
-        )
+        command = Command(shot=("forehand", "backhand")[choice // 2], target=("left_corner", "right_corner")[choice % 2])
         if self.task.action_type == "text":
             return command_caption("bottom", command)
         if self.task.action_type == "target":

@@ -123,8 +123,8 @@ def write_samples(model: PVGModel, sampler: SequenceSampler, out: Path, step: in
                 state, _ = model.step(state, act, generator=generator)
                 frames.append(state["frame"][0])
             rows.append(torch.stack(frames))
-            gifs.append([Image.fromarray(f.numpy()) for f in frames])
-    strip = torch.cat([torch.cat(list(r), dim=1) for r in rows], dim=0).numpy()
+            gifs.append([Image.fromarray(f.cpu().numpy()) for f in frames])
+    strip = torch.cat([torch.cat(list(r), dim=1) for r in rows], dim=0).cpu().numpy()
     Image.fromarray(strip).save(out / f"strip_{step:07d}.png")
     for k, frames in enumerate(gifs):
         frames[0].save(out / f"action{k}_{step:07d}.gif", save_all=True, append_images=frames[1:], duration=150, loop=0)
@@ -159,14 +159,18 @@ def run(args: argparse.Namespace) -> int:
     model = PVGModel(config).to(device)
     mi = MutualInformation(config.num_actions, config.mi_smoothing, config.mi_entropy_weight).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    generator = torch.Generator(device=device)
+    generator = torch.Generator(device=device)  # model draws (Gumbel noise, direction samples)
     generator.manual_seed(args.seed)
+    # Batches are drawn on the CPU; on CPU one generator serves both (and resume states stay compatible).
+    data_generator = generator if device.type == "cpu" else torch.Generator().manual_seed(args.seed + 1)
     step, best = 0, -1.0
     if resume is not None:
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
         mi.estimated_matrix.copy_(resume["mi_matrix"])
         generator.set_state(resume["generator"])
+        if data_generator is not generator and "data_generator" in resume:
+            data_generator.set_state(resume["data_generator"])
         step, best = int(resume["step"]), float(resume.get("best", -1.0))
     command = command_line(args, "python -m world_models train pvg")
     meta_path = run_dir / "run.json"
@@ -194,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
                 "optimizer": optimizer.state_dict(),
                 "step": step,
                 "generator": generator.get_state(),
+                "data_generator": data_generator.get_state(),
                 "mi_matrix": mi.estimated_matrix.detach().cpu(),
                 "config": json.dumps(config_to_dict(config)),
                 "best": best,
@@ -212,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
             pretraining = step < config.pretrain_steps
             length = config.sequence_length(step)
             teacher = min(config.teacher_forced_observations, length - 1)
-            batch = sampler.sample(config.batch_size, length, generator)
+            batch = sampler.sample(config.batch_size, length, data_generator)
             obs = model.prepare_frames(batch["observations"].flatten(0, 1)).view(config.batch_size, length, -1, *size)
             unroll = model.unroll(obs, temperature=config.temperature(step), teacher_forced=teacher, generator=generator, pretraining=pretraining)
             terms = training_losses(

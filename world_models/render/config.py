@@ -101,17 +101,37 @@ class RendererConfig:
 PRESETS: dict[str, RendererConfig] = {
     # tests: coarse textures, narrow MLPs, tiny images; same code path as the others.
     "tiny": RendererConfig(
-        height=18, width=32, ground_texels_per_metre=4.0, wall_texels_per_metre=2.0, texture_channels=4,
-        net_texels_per_metre=8.0, static_hidden=8, player_hidden=8, player_layers=1, shadow_texels=4, ball_hidden=4,
-        batch_frames=2, patch=8, max_steps=4,
+        height=18,
+        width=32,
+        ground_texels_per_metre=4.0,
+        wall_texels_per_metre=2.0,
+        texture_channels=4,
+        net_texels_per_metre=8.0,
+        static_hidden=8,
+        player_hidden=8,
+        player_layers=1,
+        shadow_texels=4,
+        ball_hidden=4,
+        batch_frames=2,
+        patch=8,
+        max_steps=4,
     ),
     # the shipped CPU-trained model at the engine's default 256 x 144.
     "small": RendererConfig(),
     # the LGE paper's output size (1024 x 576) with finer textures and a wider player field.
     "paper": RendererConfig(
-        height=576, width=1024, ground_texels_per_metre=100.0, wall_texels_per_metre=40.0, texture_channels=32,
-        net_texels_per_metre=100.0, static_hidden=64, player_hidden=128, player_layers=3, shadow_texels=48,
-        patch=128, max_steps=300_000,
+        height=576,
+        width=1024,
+        ground_texels_per_metre=100.0,
+        wall_texels_per_metre=40.0,
+        texture_channels=32,
+        net_texels_per_metre=100.0,
+        static_hidden=64,
+        player_hidden=128,
+        player_layers=3,
+        shadow_texels=48,
+        patch=128,
+        max_steps=300_000,
     ),
 }
 """The one table of named renderer sizes (``tiny`` tests, ``small`` ships, ``paper`` the published resolution)."""

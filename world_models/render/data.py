@@ -53,7 +53,9 @@ class RenderFrames:
 
         folder = Path(root) / split
         if not folder.is_dir():
-            raise FileNotFoundError(f"split folder not found: {folder} (generate data with python -m world_models data tennis)")
+            raise FileNotFoundError(
+                f"split folder not found: {folder} (generate data with python -m world_models data tennis)"
+            )
         sequences = sorted(p for p in folder.iterdir() if p.is_dir())[:max_sequences]
         frames, masks, states, styles, owner, self.annotations = [], [], [], [], [], []
         regenerated = 0

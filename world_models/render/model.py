@@ -183,7 +183,9 @@ class TennisRenderer(nn.Module):
         k = axis.unsqueeze(-1)
         dk = d.gather(1, k)
         dk = torch.where(dk.abs() < 1e-9, torch.full_like(dk, 1e-9), dk)
-        foot = (t * (rays.du - d * rays.du.gather(1, k) / dk)).abs() + (t * (rays.dv - d * rays.dv.gather(1, k) / dk)).abs()
+        foot = (t * (rays.du - d * rays.du.gather(1, k) / dk)).abs() + (
+            t * (rays.dv - d * rays.dv.gather(1, k) / dk)
+        ).abs()
         ground, back = axis == 2, axis == 1
         # Plane coordinates: ground (x, y); walls (perimeter s, z) with s < 0 on the left wall, then the back wall.
         s = torch.where(back, p[:, 0] + c.wall_x,
@@ -264,8 +266,12 @@ class TennisRenderer(nn.Module):
         own = offsets.diagonal(dim1=1, dim2=2).norm(dim=1)  # (Q, K) distance to the sample's own bone
         live = ((own < self.config.bone_cull_radius) & (t < depth[ray_n].unsqueeze(1))).view(-1).nonzero().squeeze(-1)
         q_of = live // j
-        features = player_features(offsets.view(-1, 1, j, 3)[live], along.view(-1, 1, j)[live],
-                                   scene.facing[frame_q, player_q][q_of], d[ray_n][q_of])  # (S, 1, F)
+        features = player_features(
+            offsets.view(-1, 1, j, 3)[live],
+            along.view(-1, 1, j)[live],
+            scene.facing[frame_q, player_q][q_of],
+            d[ray_n][q_of],
+        )  # (S, 1, F)
         palette = scene.player_palette[frame_q, player_q][q_of]  # (S, 3, 3)
         alpha_live, rgb_live = self.player(features.squeeze(1), palette)
         alpha_p = t.new_zeros(t.numel()).index_copy(0, live, alpha_live).view(-1, j)
@@ -307,7 +313,9 @@ class TennisRenderer(nn.Module):
         images, covers = [], []
         for start in range(0, states.shape[0], per):  # chunks of frames bound the memory of big batches
             sl = slice(start, start + per)
-            scene = self.scene(states[sl], None if cameras is None else cameras[sl], None if styles is None else styles[sl])
+            scene = self.scene(
+                states[sl], None if cameras is None else cameras[sl], None if styles is None else styles[sl]
+            )
             colour, cover = self.render_rays(scene, R.image_rays(scene.cameras, h, w), h, w)
             images.append(colour.view(-1, h, w, 3))
             covers.append(cover.view(-1, h, w, len(OBJECTS)))

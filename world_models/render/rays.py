@@ -133,8 +133,13 @@ def screen_boxes(cameras: torch.Tensor, low: torch.Tensor, high: torch.Tensor, h
     """Pixel rectangles (B, O, 4) = (u0, v0, u1, v1) covering the projections of boxes (B, O, 3); a box reaching
     behind the camera covers the whole image."""
     b, o, _ = low.shape
-    corners = torch.stack([torch.where(torch.tensor([(k >> i) & 1 for i in range(3)], device=low.device).bool(),
-                                       high, low) for k in range(8)], 2)  # (B, O, 8, 3)
+    corners = torch.stack(
+        [
+            torch.where(torch.tensor([(k >> i) & 1 for i in range(3)], device=low.device).bool(), high, low)
+            for k in range(8)
+        ],
+        2,
+    )  # (B, O, 8, 3)
     uv, z = project(cameras, corners.view(b, o * 8, 3), height, width)
     uv, z = uv.view(b, o, 8, 2), z.view(b, o, 8)
     rect = torch.cat([uv.amin(2), uv.amax(2)], -1)

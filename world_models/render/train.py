@@ -47,10 +47,14 @@ def field_docs(cls: type) -> dict[str, str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, help="tennis engine dataset folder (python -m world_models data tennis)")
+    parser.add_argument(
+        "--data", required=True, help="tennis engine dataset folder (python -m world_models data tennis)"
+    )
     parser.add_argument("--run", required=True, help="run folder: resume state, checkpoints, samples, log")
     parser.add_argument("--preset", default="small", help="named size from world_models.render.config PRESETS")
-    parser.add_argument("--steps", type=int, default=None, help="train until this total step (default: config max_steps)")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="train until this total step (default: config max_steps)"
+    )
     parser.add_argument("--minutes", type=float, default=None, help="stop after this many minutes of this session")
     parser.add_argument("--seed", type=int, default=0, help="seed of the training generator")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
@@ -65,9 +69,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         hint = hints[field.name]
         flag = "--" + field.name.replace("_", "-")
         if typing.get_origin(hint) is tuple:
-            group.add_argument(flag, type=float, nargs="+", default=None, help=docs.get(field.name))
+            group.add_argument(
+                flag, type=float, nargs="+", default=None, help=docs.get(field.name, "").replace("%", "%%")
+            )
         else:
-            group.add_argument(flag, type=hint, default=None, help=docs.get(field.name))
+            group.add_argument(flag, type=hint, default=None, help=docs.get(field.name, "").replace("%", "%%"))
 
 
 def config_from_args(args: argparse.Namespace) -> RendererConfig:
@@ -130,8 +136,12 @@ def step_loss(model: TennisRenderer, data: RenderFrames, batch: dict[str, torch.
     s = ssim(pred.permute(0, 3, 1, 2), target.permute(0, 3, 1, 2))
     loss = weighted + config.ssim_weight * (1.0 - s)
     mse_value = float(mse.detach())
-    stats = {"loss": float(loss.detach()), "mse": mse_value, "psnr": -10 * math.log10(max(mse_value, 1e-10)),
-             "ssim": float(s.detach())}
+    stats = {
+        "loss": float(loss.detach()),
+        "mse": mse_value,
+        "psnr": -10 * math.log10(max(mse_value, 1e-10)),
+        "ssim": float(s.detach()),
+    }
     return loss, stats
 
 

@@ -38,13 +38,16 @@ def test_plane_hit_and_footprint():
 def test_box_hit_and_closest_point():
     o = torch.tensor([[0.0, -5.0, 1.0], [0.0, -5.0, 5.0]])
     d = torch.tensor([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
-    hit, near, far = R.box_hit(o, d, torch.tensor([-1.0, -1.0, 0.0]).expand(2, 3), torch.tensor([1.0, 1.0, 2.0]).expand(2, 3))
+    hit, near, far = R.box_hit(
+        o, d, torch.tensor([-1.0, -1.0, 0.0]).expand(2, 3), torch.tensor([1.0, 1.0, 2.0]).expand(2, 3)
+    )
     assert hit.tolist() == [True, False]
     assert torch.allclose(near[0], torch.tensor(4.0)) and torch.allclose(far[0], torch.tensor(6.0))
     t = R.closest_on_ray(o[:1], d[:1], torch.tensor([[2.0, 0.0, 1.0]]), torch.tensor([[2.0, 0.0, 3.0]]))
     assert torch.allclose(t, torch.tensor([5.0]))
-    offsets, along = R.segment_offsets(torch.tensor([[[2.0, 1.0, 2.0]]]), torch.tensor([[[2.0, 0.0, 1.0]]]),
-                                       torch.tensor([[[2.0, 0.0, 3.0]]]))
+    offsets, along = R.segment_offsets(
+        torch.tensor([[[2.0, 1.0, 2.0]]]), torch.tensor([[[2.0, 0.0, 1.0]]]), torch.tensor([[[2.0, 0.0, 3.0]]])
+    )
     assert torch.allclose(offsets, torch.tensor([0.0, 1.0, 0.0]).view(1, 1, 1, 3)) and float(along) == 0.5
 
 

@@ -28,7 +28,7 @@ def test_config_fields_are_documented():
 
     source = inspect.getsource(RendererConfig)
     for field in dataclasses.fields(RendererConfig):
-        assert f'{field.name}: ' in source
+        assert f"{field.name}: " in source
     from world_models.render.train import field_docs
 
     assert set(field_docs(RendererConfig)) == {f.name for f in dataclasses.fields(RendererConfig)}
@@ -131,10 +131,17 @@ def test_pose_changes_only_that_player(model, frames):
     assert changed.any()
     # every changed pixel lies on the bottom player's (old or new) screen box
     scene_a, scene_b = model.scene(states), model.scene(moved)
-    rect = torch.cat([R.screen_boxes(s.cameras, s.box_low, s.box_high, 2 * HEIGHT, 2 * WIDTH)[0, 0:1] for s in (scene_a, scene_b)])
+    rect = torch.cat(
+        [R.screen_boxes(s.cameras, s.box_low, s.box_high, 2 * HEIGHT, 2 * WIDTH)[0, 0:1] for s in (scene_a, scene_b)]
+    )
     v, u = changed[0].nonzero(as_tuple=True)
     u, v = u.float() + 0.5, v.float() + 0.5
-    inside = ((u[:, None] >= rect[:, 0]) & (u[:, None] <= rect[:, 2]) & (v[:, None] >= rect[:, 1]) & (v[:, None] <= rect[:, 3]))
+    inside = (
+        (u[:, None] >= rect[:, 0])
+        & (u[:, None] <= rect[:, 2])
+        & (v[:, None] >= rect[:, 1])
+        & (v[:, None] <= rect[:, 3])
+    )
     assert inside.any(1).all()
     assert torch.allclose(cover_a[..., 2], cover_b[..., 2])  # the top player is untouched
 

@@ -49,3 +49,14 @@ def test_train_resume_and_evaluate_commands(dataset_dir, tmp_path):
     assert metrics["test"]["frames"] == 4
     for name in ("test.png", "novel_cameras.png", "style.png", "pose.png"):
         assert (out / name).is_file()
+
+
+def test_command_help_renders():
+    import argparse
+
+    from world_models.render import evaluate, train
+
+    for module in (train, evaluate):
+        parser = argparse.ArgumentParser()
+        module.add_arguments(parser)
+        assert "--data" in parser.format_help()
