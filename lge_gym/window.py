@@ -54,3 +54,30 @@ class GameWindow:
 
     def close(self) -> None:
         self.pygame.display.quit()
+
+
+class WindowOwner:
+    """For environments: ``render_mode="human"`` shows frames in a `GameWindow` (opened on first use, closed by
+    `close`, dropped when pickled); other modes get the frame back."""
+
+    render_mode: str | None
+    metadata: dict
+    _window: GameWindow | None = None
+
+    def _present(self, frame: np.ndarray, title: str, status: str = "") -> np.ndarray | None:
+        if self.render_mode != "human":
+            return frame
+        if self._window is None:
+            self._window = GameWindow(title=title)
+        self._window.show(frame, fps=self.metadata["render_fps"], status=status)
+        return None
+
+    def close(self) -> None:
+        if self._window is not None:
+            self._window.close()
+            self._window = None
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_window"] = None
+        return state

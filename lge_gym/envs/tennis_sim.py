@@ -10,6 +10,7 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
+from lge_gym.window import WindowOwner
 from world_models.engines.tennis import layout
 from world_models.engines.tennis.camera import CameraSampler
 from world_models.engines.tennis.commands import COMMAND_VOCABULARY, Command, command_index
@@ -160,7 +161,7 @@ class _Match:
                 "events": events or []}  # fmt: skip
 
 
-class TennisSimEnv(gym.Env):
+class TennisSimEnv(WindowOwner, gym.Env):
     """Singles tennis in the ground-truth engine: the agent plays one player against the scripted opponent.
 
     ## Description
@@ -245,28 +246,10 @@ class TennisSimEnv(gym.Env):
     def render(self) -> np.ndarray | None:
         if self._match.engine is None:
             return None
-        frame = self._match.frame()
-        if self.render_mode == "human":
-            from lge_gym.window import GameWindow
-
-            if self._window is None:
-                self._window = GameWindow(title="TennisSim-v0")
-            self._window.show(frame, fps=self.metadata["render_fps"], status=self._match.engine.score_text())
-            return None
-        return frame.copy()
-
-    def close(self) -> None:
-        if self._window is not None:
-            self._window.close()
-            self._window = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_window"] = None
-        return state
+        return self._present(self._match.frame().copy(), "TennisSim-v0", self._match.engine.score_text())
 
 
-class TennisSimParallelEnv(ParallelEnv):
+class TennisSimParallelEnv(WindowOwner, ParallelEnv):
     """Both players are agents (``"bottom"``, the near player, and ``"top"``); the PettingZoo form of TennisSim-v0.
 
     Same arguments, observation and action spaces as `TennisSimEnv` (every agent observes the whole scene);
@@ -329,22 +312,4 @@ class TennisSimParallelEnv(ParallelEnv):
     def render(self) -> np.ndarray | None:
         if self._match.engine is None:
             return None
-        frame = self._match.frame()
-        if self.render_mode == "human":
-            from lge_gym.window import GameWindow
-
-            if self._window is None:
-                self._window = GameWindow(title="TennisSim-v0 (two players)")
-            self._window.show(frame, fps=self.metadata["render_fps"], status=self._match.engine.score_text())
-            return None
-        return frame.copy()
-
-    def close(self) -> None:
-        if self._window is not None:
-            self._window.close()
-            self._window = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_window"] = None
-        return state
+        return self._present(self._match.frame().copy(), "TennisSim-v0 (two players)", self._match.engine.score_text())

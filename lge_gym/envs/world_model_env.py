@@ -25,6 +25,7 @@ from gymnasium.vector.utils import batch_space
 from pettingzoo import ParallelEnv
 from tensordict import TensorDict
 
+from lge_gym.window import WindowOwner
 from world_models.core.interface import WorldModel
 
 ObsType = Literal["image", "state", "both"]
@@ -207,35 +208,13 @@ def _to_numpy(obs: dict[str, torch.Tensor], obs_type: str, row: int | None = Non
     return arrays if obs_type == "both" else arrays[obs_type]
 
 
-class _OneRowRendering:
-    """Rendering of a batch-of-one world: the frame for ``rgb_array``, a pygame window for ``human`` (dropped when
-    pickled, closed by `close`)."""
+class _OneRowRendering(WindowOwner):
+    """Rendering of a batch-of-one world: its frame, or a pygame window for ``render_mode="human"``."""
 
     world: BatchedWorld
-    render_mode: str | None
-    metadata: dict[str, Any]
-    _window: Any = None
 
     def _show(self, title: str) -> np.ndarray | None:
-        frame = self.world.frames()[0].cpu().numpy()
-        if self.render_mode != "human":
-            return frame
-        from lge_gym.window import GameWindow
-
-        if self._window is None:
-            self._window = GameWindow(title=title)
-        self._window.show(frame, fps=self.metadata["render_fps"])
-        return None
-
-    def close(self) -> None:
-        if self._window is not None:
-            self._window.close()
-            self._window = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_window"] = None
-        return state
+        return self._present(self.world.frames()[0].cpu().numpy(), title)
 
 
 class WorldModelEnv(_OneRowRendering, gym.Env):
