@@ -45,7 +45,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, str], argpa
     for group, commands in COMMANDS.items():
         group_parser = groups.add_parser(group, help=GROUP_HELP[group], description=GROUP_HELP[group])
         leaves = group_parser.add_subparsers(dest="name", required=True, metavar="{" + ",".join(commands) + "}")
-        for name, (module_name, help_text) in commands.items():
+        for name, (_module_name, help_text) in commands.items():
             leaf_parsers[group, name] = leaves.add_parser(name, help=help_text, description=help_text)
     return parser, leaf_parsers
 

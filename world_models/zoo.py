@@ -114,6 +114,12 @@ def shipped_checkpoint(name: str) -> Path:
     return path
 
 
+def checkpoint_path(name: str | os.PathLike) -> Path:
+    """A checkpoint given by path, or by the name of one shipped with the package (``"lge_tennis_small"``)."""
+    path = Path(name)
+    return path if path.suffix or path.exists() else shipped_checkpoint(str(name))
+
+
 def load_model(
     path: str | os.PathLike, *, family: str | None = None, device: str | torch.device = "cpu"
 ) -> tuple[WorldModel, dict[str, Any], dict[str, torch.Tensor]]:
@@ -138,6 +144,26 @@ def load_model(
     load_state_dict_strict(model, weights, str(path))
     model.load_extras(extras)
     return model.to(device).eval(), header, extras
+
+
+def warm_start(
+    model: WorldModel, path: str | os.PathLike, *, step_keys: tuple[str, ...] = ("steps", "steps_trained")
+) -> tuple[int, dict[str, Any]]:
+    """Copy a release checkpoint's weights and extras into ``model`` (same family and config) to continue training
+    it when its resume state is gone; returns the training step the checkpoint records (0 when it records none).
+
+    The optimizer state is not in a release checkpoint: the caller starts a fresh one.
+    """
+    source, header, extras = load_model(path, family=model.family)
+    if config_to_dict(source.config) != config_to_dict(model.config):
+        raise CheckpointError(
+            f"{path} was trained with another config than this run's: {config_to_dict(source.config)} "
+            f"vs {config_to_dict(model.config)}"
+        )
+    load_state_dict_strict(model, source.state_dict(), str(path))
+    model.load_extras(extras)
+    info = header.get("info", {})
+    return next((int(info[key]) for key in step_keys if key in info), 0), info
 
 
 def save_model(

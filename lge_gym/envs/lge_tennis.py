@@ -317,10 +317,27 @@ def _engine_start_states() -> torch.Tensor:
     return torch.stack([torch.as_tensor(generate(12345, i, render=False).vectors()[0]) for i in range(4)])
 
 
-def _task(checkpoint, preset, device, obs_type, action_type, controlled, opponent, text_encoder) -> LGETennisTask:
+def _synthesis_module(renderer: str | os.PathLike, device: str) -> torch.nn.Module | None:
+    """The renderer named by an env's ``renderer`` argument: "neural" (the shipped synthesis module), "engine"
+    (None: the engine's rasteriser) or a path to a renderer checkpoint."""
+    if renderer == "engine":
+        return None
+    from world_models.render.zoo import load_renderer
+
+    if renderer == "neural":
+        return load_renderer(device=device)[0]
+    if not os.path.isfile(renderer):
+        raise ValueError(f"renderer must be 'neural', 'engine' or a renderer checkpoint file, got {renderer!r}")
+    return load_renderer(renderer, device=device)[0]
+
+
+def _task(
+    checkpoint, preset, device, obs_type, action_type, controlled, opponent, text_encoder, renderer
+) -> LGETennisTask:
     model, _, _ = resolve_model("lge", checkpoint, preset=preset, device=device)
     if len(model.start_states) == 0:
         model.set_start_states(_engine_start_states())  # a randomly initialised model (tests)
+    model.set_renderer(_synthesis_module(renderer, device))
     return LGETennisTask(model, obs_type=obs_type, action_type=action_type, controlled=controlled,
                          opponent=opponent, text_encoder=text_encoder)  # fmt: skip
 
@@ -331,9 +348,10 @@ class LGETennisEnv(WorldModelEnv):
     ## Description
     The animation model (masked diffusion over the states of both players and the ball, conditioned on each
     player's text action) generates the point window by window at its frame rate (25 fps for the shipped model);
-    the engine's referee judges the generated states. You control the bottom (near) player; the top player follows the model given its own text (a
-    default "plays the ball back" or a strategy in `opponent`). Frames are drawn from the generated states by the
-    tennis engine's rasteriser until the learned synthesis module ships trained weights.
+    the engine's referee judges the generated states. You control the bottom (near) player; the top player follows
+    the model given its own text (a default "plays the ball back" or a strategy in `opponent`). Frames are drawn
+    from the generated states by the learned synthesis module (the compositional neural renderer), or by the
+    tennis engine's rasteriser with `renderer="engine"`.
 
     ## Action space
     `action_type="command"`: `Discrete(53)`, the tennis engine's command vocabulary (shot x target, intentional
@@ -360,7 +378,9 @@ class LGETennisEnv(WorldModelEnv):
 
     ## Arguments
     `obs_type`, `action_type`, `render_mode`, `checkpoint` (default: the shipped `lge_tennis_small`; None gives a
-    random `preset` model for tests), `preset`, `device`, `opponent`, `text_encoder` (a local Hugging Face folder).
+    random `preset` model for tests), `preset`, `device`, `opponent`, `text_encoder` (a local Hugging Face folder),
+    `renderer` (`"neural"`: the shipped synthesis module; `"engine"`: the engine's rasteriser; or a renderer
+    checkpoint file).
 
     ## Version history
     v0: initial version.
@@ -376,8 +396,9 @@ class LGETennisEnv(WorldModelEnv):
         device: str = "cpu",
         opponent: str | None = None,
         text_encoder: str | None = None,
+        renderer: str = "neural",
     ) -> None:
-        task = _task(checkpoint, preset, device, obs_type, action_type, (0,), opponent, text_encoder)
+        task = _task(checkpoint, preset, device, obs_type, action_type, (0,), opponent, text_encoder, renderer)
         super().__init__(task, render_mode=render_mode)
 
     play_kwargs = {"action_type": "text", "obs_type": "image"}
@@ -439,10 +460,11 @@ class LGETennisVectorEnv(WorldModelVectorEnv):
         max_episode_steps: int | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         render_mode: str | None = None,
+        renderer: str = "neural",
     ) -> None:
         if action_type == "text":
             raise ValueError("the vector env takes command or target actions; use LGE-Tennis-v0 for free text")
-        task = _task(checkpoint, preset, device, obs_type, action_type, (0,), opponent, text_encoder)
+        task = _task(checkpoint, preset, device, obs_type, action_type, (0,), opponent, text_encoder, renderer)
         super().__init__(task, num_envs, max_episode_steps=max_episode_steps, autoreset_mode=autoreset_mode,
                          render_mode=render_mode)  # fmt: skip
 
@@ -462,6 +484,7 @@ class LGETennisParallelEnv(WorldModelParallelEnv):
         device: str = "cpu",
         text_encoder: str | None = None,
         max_episode_steps: int | None = 750,
+        renderer: str = "neural",
     ) -> None:
-        task = _task(checkpoint, preset, device, obs_type, action_type, (0, 1), None, text_encoder)
+        task = _task(checkpoint, preset, device, obs_type, action_type, (0, 1), None, text_encoder, renderer)
         super().__init__(task, max_episode_steps=max_episode_steps, render_mode=render_mode)

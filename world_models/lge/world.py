@@ -1,8 +1,8 @@
 """LGE-Tennis as a `WorldModel`: the animation model steps a batch of games frame by frame, generating a new window
 of states only when a row runs out of frames or a player's text action changes, and renders states to images.
 
-Rendering: until the learned synthesis module (``world_models/render``) ships trained weights, frames are drawn
-by the tennis engine's rasteriser from the generated states (exact for those states; the dynamics are learned).
+Rendering: the learned synthesis module (``world_models/render``, set with `set_renderer`) draws the generated
+states, as in the paper; without one, the tennis engine's rasteriser draws them (exact pictures of those states).
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ class LGEWorldModel(WorldModel):
         self._height, self._width = height, width
         self.start_states = torch.zeros(0, layout.STATE_SIZE)
         self._renderers: dict[bytes, object] = {}
+        # The synthesis module is its own checkpoint: kept out of this module's state dict (a plain attribute).
+        self.__dict__["synthesis"] = None
 
     # -- WorldModel -------------------------------------------------------------------------------------------
     @property
@@ -153,7 +155,18 @@ class LGEWorldModel(WorldModel):
     def state_vector(self, state):
         return torch.as_tensor(layout.normalise(self.current(state).cpu().numpy()), device=self.device)
 
+    def set_renderer(self, renderer: torch.nn.Module | None) -> None:
+        """Draw frames with a trained `world_models.render.TennisRenderer` (the synthesis module), or with the
+        engine's rasteriser when None. Its resolution becomes the frame shape."""
+        if renderer is not None:
+            renderer = renderer.to(self.device).eval()
+            self._height, self._width = renderer.config.height, renderer.config.width
+        self.__dict__["synthesis"] = renderer
+
     def render(self, state, camera=None):
+        if self.synthesis is not None:
+            # One batched pass for every row; camera and styles come from each state (reset options set them).
+            return self.synthesis.render(self.current(state)).to(self.device)
         states = self.current(state).cpu().numpy()
         frames = np.stack([self._render_one(s, camera) for s in states])
         return torch.as_tensor(frames, device=self.device)

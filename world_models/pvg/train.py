@@ -51,6 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-minutes", type=float, default=5.0, help="minutes between resume-state saves")
     parser.add_argument("--sample-every", type=int, default=500, help="steps between sample strips and videos")
     parser.add_argument("--max-videos", type=int, default=None, help="read at most this many training videos")
+    parser.add_argument(
+        "--init",
+        default=None,
+        help="release checkpoint (path or shipped name) to continue from when the run folder has no resume state: "
+        "weights, start frames and step come from it, the optimizer and the MI estimate start afresh",
+    )
     docs = field_docs(PVGConfig)
     group = parser.add_argument_group("config overrides (default: the preset's value)")
     hints = typing.get_type_hints(PVGConfig)
@@ -172,6 +178,11 @@ def run(args: argparse.Namespace) -> int:
         if data_generator is not generator and "data_generator" in resume:
             data_generator.set_state(resume["data_generator"])
         step, best = int(resume["step"]), float(resume.get("best", -1.0))
+    elif args.init:
+        from world_models.zoo import checkpoint_path, warm_start
+
+        step, _ = warm_start(model, checkpoint_path(args.init))
+        print(f"initialised from {args.init} (step {step}); fresh optimizer")
     command = command_line(args, "python -m world_models train pvg")
     meta_path = run_dir / "run.json"
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {"commands": []}
