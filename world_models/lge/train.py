@@ -2,7 +2,7 @@
 
 A run folder holds the data cache (states, captions, caption embeddings), the resume state (``resume.pt``:
 weights, optimizer, step, generator) written atomically every ``--save-minutes``, and the release checkpoint
-(``lge.safetensors`` + ``lge.json``) exported at the same time. Running the same command again resumes.
+(``lge.safetensors`` + ``lge.json``, the exponential average of the weights) exported at the same time. Running the same command again resumes.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from world_models.core.checkpoint import load_training_state, save_training_state
 from world_models.core.config import config_to_dict
+from world_models.core.ema import ParameterAverage
 from world_models.lge.data import (
     StateSequences,
     WindowSampler,
@@ -51,6 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-minutes", type=float, default=5.0, help="minutes between resume saves and exports")
     parser.add_argument("--text-encoder", default=None, help="local Hugging Face encoder folder (default: MiniLM)")
     parser.add_argument("--device", default="cpu", help="torch device")
+    parser.add_argument(
+        "--ema", type=float, default=0.999, help="decay of the parameter average that is exported (0: last weights)"
+    )
     parser.add_argument(
         "--init",
         default=None,
@@ -110,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
         step = int(state["step"])
+        warm_from = dict(state.get("warm_from", {}))
         print(f"resumed {run_dir} at step {step}")
     elif args.init:
         step, warm_from = warm_start(model, checkpoint_path(args.init))
@@ -118,6 +123,10 @@ def run(args: argparse.Namespace) -> int:
         stats = torch.cat([sampler.batch(256, generator)["objects"] for _ in range(8)])
         animation.set_statistics(stats)
     model.set_start_states(start_states_of(held_out))
+    # Started after any warm start, so the average begins at the loaded weights.
+    average = ParameterAverage(model, decay=args.ema)
+    if resume.is_file() and "average" in state:
+        average.load_state_dict(state["average"])
 
     command = "python -m world_models train lge " + " ".join(shlex.quote(a) for a in sys.argv[3:])
     info = {
@@ -133,8 +142,10 @@ def run(args: argparse.Namespace) -> int:
     def save() -> None:
         save_training_state(resume, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                      "generator": generator.get_state(), "step": step,
-                                     "config": config_to_dict(config)})  # fmt: skip
-        save_model(run_dir / "lge", model, info=dict(info, steps=step), extras=model.extras())
+                                     "config": config_to_dict(config),
+                                     "average": average.state_dict(), "warm_from": warm_from})  # fmt: skip
+        exported = average.averaged_copy(model) if args.ema else model
+        save_model(run_dir / "lge", exported, info=dict(info, steps=step, ema=args.ema), extras=model.extras())
 
     stop = []
 
@@ -145,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, interrupt)
     warmup = min(500, args.steps // 10 + 1)
     # A fresh optimizer on trained weights warms up again; a resumed one carries its moments and does not.
-    warm_origin = step if warm_from else 0
+    warm_origin = step if args.init and not resume.is_file() else 0
     last_save = time.monotonic()
     ema = None
     bar = tqdm(total=args.steps, initial=step, desc="train lge", unit="step")
@@ -165,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(animation.parameters(), 1.0)
             optimizer.step()
+            average.update(model)
             step += 1
             ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
             bar.update(1)
