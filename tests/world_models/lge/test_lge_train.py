@@ -33,3 +33,16 @@ def test_sigterm_saves_and_resumes(tmp_path):
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert f"resumed {run} at step {step}" in resumed.stdout
     assert load_training_state(run / "resume.pt")["step"] == step + 3
+
+    # A new run folder continues from the release checkpoint alone (the resume state lost): same weights to start,
+    # the step it records, and the chain of commands that made it in its info.
+    fresh = tmp_path / "fresh"
+    warm = [a if a != str(run) else str(fresh) for a in command[:-6]]
+    warm += ["--steps", str(step + 5), "--batch-size", "4", "--save-minutes", "5", "--init", str(run / "lge.safetensors")]
+    continued = subprocess.run(warm, env=env, capture_output=True, text=True, timeout=240)
+    assert continued.returncode == 0, continued.stdout + continued.stderr
+    assert f"(step {step + 3})" in continued.stdout
+    _, header, _ = load_model(fresh / "lge.safetensors", family="lge")
+    assert header["info"]["steps"] == step + 5
+    assert header["info"]["continued_from"]["steps"] == step + 3
+    assert "--init" not in header["info"]["continued_from"]["command"]
