@@ -104,3 +104,15 @@ def test_not_an_lge_checkpoint(tmp_path):
     save_file({"w": torch.zeros(2)}, str(tmp_path / "plain.safetensors"))
     with pytest.raises(CheckpointError, match="not an lge-gym checkpoint"):
         load_model(tmp_path / "plain.safetensors")
+
+
+def test_checkpoint_files_are_ordinary_files(tmp_path):
+    """Atomic writes go through mkstemp (0600); the files people ship and share must be readable by others."""
+    import os
+    import stat
+
+    weights = save_model(tmp_path / "model", build_model("toy", "tiny"))
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in (weights, weights.with_suffix(".json")):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path

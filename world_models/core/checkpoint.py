@@ -41,10 +41,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; checkpoints are ordinary files
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp makes 0600 files, and some writers (safetensors) recreate the file: set ordinary permissions last.
+        os.chmod(tmp_path, 0o666 & ~umask)
         with open(tmp_path, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp_path, path)
