@@ -152,8 +152,7 @@ def run(args: argparse.Namespace) -> int:
     def interrupt(signum, frame):  # `kill` (SIGTERM) and Ctrl-C finish the step, save and exit
         stop.append(signum)
 
-    signal.signal(signal.SIGTERM, interrupt)
-    signal.signal(signal.SIGINT, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     warmup = min(500, args.steps // 10 + 1)
     # A fresh optimizer on trained weights warms up again; a resumed one carries its moments and does not.
     warm_origin = step if args.init and not resume.is_file() else 0
@@ -185,6 +184,8 @@ def run(args: argparse.Namespace) -> int:
                 save()
                 last_save = time.monotonic()
     finally:
+        for sig, handler in previous.items():  # the caller's handlers again (in-process use, tests)
+            signal.signal(sig, handler)
         bar.close()
         save()  # also on an exception: the work done is kept
     print(f"saved {run_dir / 'lge.safetensors'} at step {step}")

@@ -14,6 +14,7 @@ import dataclasses
 import inspect
 import json
 import shlex
+import signal
 import time
 import typing
 from pathlib import Path
@@ -219,12 +220,18 @@ def run(args: argparse.Namespace) -> int:
         if tag:
             save_model(run_dir / tag, model, info=training_info, extras={"start_frames": start_frames})
 
+    stop: list[int] = []
+
+    def interrupt(signum, frame):  # `kill` (SIGTERM) and Ctrl-C finish the step, save and exit
+        stop.append(signum)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     model.train()
     log = open(run_dir / "log.jsonl", "a")
     last_save = time.monotonic()
     bar = tqdm(total=total_steps, initial=step, desc="train pvg", unit="step", dynamic_ncols=True)
     try:
-        while step < total_steps:
+        while step < total_steps and not stop:
             pretraining = step < config.pretrain_steps
             length = config.sequence_length(step)
             teacher = min(config.teacher_forced_observations, length - 1)
@@ -257,10 +264,12 @@ def run(args: argparse.Namespace) -> int:
                         best, tag = score, "best"
                 save(tag)
                 last_save = time.monotonic()
-    except KeyboardInterrupt:
-        save()
-        print(f"interrupted; resume state saved at step {step}")
     finally:
+        for sig, handler in previous.items():  # the caller's handlers again (in-process use, tests)
+            signal.signal(sig, handler)
         bar.close()
         log.close()
+        if step < total_steps:  # stopped by a signal or an exception: keep the work done
+            save()
+            print(f"interrupted; resume state saved at step {step}")
     return 0

@@ -114,3 +114,32 @@ def test_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([*command, "--help"])
     assert exit_info.value.code == 0 and "--" in capsys.readouterr().out
+
+
+def test_sigterm_saves_the_work_done(breakout_data, tmp_path):
+    """`kill` finishes the step, writes the resume state and exits cleanly; nothing trained is lost."""
+    import os
+    import signal
+    import threading
+    import time
+
+    run = tmp_path / "run"
+
+    def kill_when_training():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            log = run / "log.jsonl"
+            if log.is_file() and log.read_text().count("\n") >= 1:
+                break
+            time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    killer = threading.Thread(target=kill_when_training)
+    killer.start()
+    code = main(["train", "pvg", "--data", str(breakout_data), "--preset", "tiny", "--run", str(run), "--threads", "1",
+                 "--sample-every", "1000", "--save-minutes", "100", "--steps", "100000"])
+    killer.join()
+    assert code == 0
+    step = torch.load(run / "state.pt", weights_only=True)["step"]
+    assert 10 <= step < 100000
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is removed again
