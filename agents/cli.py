@@ -2,12 +2,16 @@
 
     python -m agents train LGE-Tennis-v0 --timesteps 50000 --out runs/ppo_lge
     python -m agents eval runs/ppo_lge/policy.zip --env LGE-Tennis-v0 TennisSim-v0 --episodes 50 --out runs/ppo_lge
+    python -m agents strategies --env LGE-Tennis-v0 TennisSim-v0 --strategy "lobs=the bottom player plays lobs deep"
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
+import sys
 from pathlib import Path
 
 
@@ -43,6 +47,29 @@ def cmd_eval(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.json").write_text(json.dumps({"policy": str(args.policy), "results": results}, indent=2) + "\n")
     _plot(results, out / "eval.png")
+    return 0
+
+
+def cmd_strategies(args: argparse.Namespace) -> int:
+    from agents.policies import load_sb3_policy
+    from agents.strategies import DEFAULT_STRATEGIES, evaluate_strategies, parse_strategy, plot
+
+    strategies = [parse_strategy(s) for s in args.strategy] if args.strategy else list(DEFAULT_STRATEGIES)
+    policies = {os.path.basename(os.path.dirname(os.path.abspath(p))) or p: load_sb3_policy(p) for p in args.policy}
+    given = _kwargs(args.env_kwargs)
+    per_id = bool(given) and set(given) <= set(args.env)
+    env_kwargs = given if per_id else {env_id: given for env_id in args.env}
+    rows = evaluate_strategies(args.env, strategies, policies=policies, episodes=args.episodes, seed=args.seed,
+                               env_kwargs=env_kwargs, text_encoder=args.text_encoder)  # fmt: skip
+    for r in rows:
+        print(f"{r['env_id']:16s} {r['player']:18s} won {r['won']:3d}  lost {r['lost']:3d}  "
+              f"shots {r['shots_played']:3d}  in an area {r['landed_in_a_target_area']:.2f}  {r.get('action', '')}")  # fmt: skip
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    record = {"command": "python -m agents " + " ".join(shlex.quote(a) for a in sys.argv[1:]), "rows": rows}
+    (out / "strategies.json").write_text(json.dumps(record, indent=2) + "\n")
+    plot(rows, out / "strategies.png")
+    print(f"wrote {out / 'strategies.json'} and {out / 'strategies.png'}")
     return 0
 
 
@@ -87,6 +114,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env-kwargs", help="JSON constructor arguments for every environment, or {ID: arguments}")
     p.add_argument("--out", required=True, help="output folder (eval.json, eval.png)")
     p.set_defaults(func=cmd_eval)
+    p = sub.add_parser("strategies", help="who wins when a player follows a strategy stated in words, vs agents",
+                       description="Play strategies stated in words (LGE reads the words; the real game plays the "
+                       "nearest command) and agents over the same starts; the referee says what happened.")  # fmt: skip
+    p.add_argument("--env", nargs="+", default=["LGE-Tennis-v0", "TennisSim-v0"], help="tennis environment IDs")
+    p.add_argument("--strategy", action="append", default=[],
+                   help="'NAME=TEXT' (repeatable); default: a built-in set of four")  # fmt: skip
+    p.add_argument("--policy", action="append", default=[], help="SB3 PPO .zip over commands to compare (repeatable)")
+    p.add_argument("--episodes", type=int, default=10, help="points per environment and player")
+    p.add_argument("--seed", type=int, default=0, help="point i resets with seed + i")
+    p.add_argument("--env-kwargs", help="JSON constructor arguments for every environment, or {ID: arguments}")
+    p.add_argument("--text-encoder", default=None, help="local Hugging Face encoder folder (default: MiniLM)")
+    p.add_argument("--out", required=True, help="output folder (strategies.json, strategies.png)")
+    p.set_defaults(func=cmd_strategies)
     return parser
 
 

@@ -432,6 +432,12 @@ class LGETennisEnv(WorldModelEnv):
             return command_caption("bottom", AUTO)
         return 0
 
+    def layout_state(self) -> np.ndarray:
+        """The current generated flat layout state in metres and radians (unclipped; what the referee reads)."""
+        if self.world.state is None:
+            raise RuntimeError("call reset() before layout_state()")
+        return self.model.current(self.world.state)[0].cpu().numpy()
+
     def demo_policy(self, obs: Any) -> Any:
         """`lge-gym demo`'s built-in player: a forehand or a backhand to a corner, drawn with the env's generator
         (the task latches it when the ball starts coming)."""

@@ -141,12 +141,15 @@ class _Match:
             self._frame = self.renderer.render(state)[0]
         return self._frame
 
-    def state_vector(self) -> np.ndarray:
+    def layout_state(self) -> np.ndarray:
+        """The frame's flat layout state in metres and radians (what the referee reads)."""
         state = self.engine.state()
-        cam = self.renderer.camera
         state["scene"] = {"surface": self.engine.surface.index, "court_colour": self.renderer.style.court}
-        state["camera"] = cam.to_json()
-        return np.clip(layout.normalise(layout.flatten(state)), -STATE_BOUND, STATE_BOUND).astype(np.float32)
+        state["camera"] = self.renderer.camera.to_json()
+        return layout.flatten(state)
+
+    def state_vector(self) -> np.ndarray:
+        return np.clip(layout.normalise(self.layout_state()), -STATE_BOUND, STATE_BOUND).astype(np.float32)
 
     def observe(self) -> Any:
         if self.obs_type == "state":
@@ -247,6 +250,12 @@ class TennisSimEnv(WindowOwner, gym.Env):
         if self._match.engine is None:
             return None
         return self._present(self._match.frame().copy(), "TennisSim-v0", self._match.engine.score_text())
+
+    def layout_state(self) -> np.ndarray:
+        """The current flat layout state in metres and radians (unclipped; what the referee reads)."""
+        if self._match.engine is None:
+            raise RuntimeError("call reset() before layout_state()")
+        return self._match.layout_state()
 
 
 class TennisSimParallelEnv(WindowOwner, ParallelEnv):
