@@ -80,6 +80,16 @@ ENVIRONMENTS: tuple[EnvEntry, ...] = (
         max_episode_steps=750,
         test_kwargs={"checkpoint": None, "preset": "tiny"},
     ),
+    EnvEntry(
+        id="PE-Tennis-v0",
+        entry_point="lge_gym.envs.pe_tennis:PETennisEnv",
+        vector_entry_point="lge_gym.envs.pe_tennis:PETennisVectorEnv",
+        parallel_entry_point="lge_gym.envs.pe_tennis:PETennisParallelEnv",
+        description="Tennis in the Playable Environments model: 7 actions per player learned without labels, a "
+        "physical ball, neural rendering from a movable camera with swappable styles; the referee scores the point.",
+        max_episode_steps=750,
+        test_kwargs={"checkpoint": None, "preset": "tiny", "obs_type": "both"},
+    ),
 )
 
 BY_ID: dict[str, EnvEntry] = {entry.id: entry for entry in ENVIRONMENTS}

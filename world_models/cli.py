@@ -19,10 +19,12 @@ COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
         "pvg": ("world_models.pvg.train", "train PVG (Playable Video Generation) on a PVG-format dataset"),
         "render": ("world_models.render.train", "train the compositional neural renderer on a tennis engine dataset"),
         "lge": ("world_models.lge.train", "train the LGE animation model (masked diffusion over tennis states)"),
+        "pe": ("world_models.pe.train", "train the PE action module (learned per-player actions over tennis states)"),
     },
     "eval": {
         "pvg": ("world_models.pvg.evaluate", "evaluate a PVG checkpoint: action agreement, rollouts, paddle, reward"),
         "lge": ("world_models.lge.evaluate", "judge the LGE animation model with the referee: text adherence, physics, director"),
+        "pe": ("world_models.pe.evaluate", "evaluate a PE checkpoint: action agreement, consistency, ADD/MDR, camera"),
         "render": ("world_models.render.evaluate", "evaluate a renderer checkpoint: PSNR, novel cameras, style, pose, grids"),
     },
     "sample": {},

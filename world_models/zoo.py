@@ -25,6 +25,7 @@ from world_models.core.config import ConfigError, config_from_dict, config_to_di
 from world_models.core.interface import WorldModel
 from world_models.lge.config import LGEConfig
 from world_models.lge.world import LGEWorldModel
+from world_models.pe import PEConfig, PEWorldModel
 from world_models.pvg import PVGConfig, PVGModel
 from world_models.toy import ToyConfig, ToyWorldModel
 
@@ -33,6 +34,7 @@ FAMILIES: dict[str, tuple[type, type[WorldModel]]] = {
     "toy": (ToyConfig, ToyWorldModel),
     "lge": (LGEConfig, LGEWorldModel),
     "pvg": (PVGConfig, PVGModel),
+    "pe": (PEConfig, PEWorldModel),
 }
 
 # family -> preset name -> config. The one table of named sizes.
@@ -78,6 +80,18 @@ PRESETS: dict[str, dict[str, Any]] = {
             sequence_length_end=12, sequence_length_steps=25_000, weight_mutual_information=0.03, mi_smoothing=0.0,
             weight_action_state_kl=1e-5, fps=5.0,
         ),
+    },
+    # PE action module per tennis player: `paper` has the published sizes (pe.md sections 9-10); `small` is the
+    # CPU-trained shipped model (narrower, batch 32, location and pose losses up-weighted because one engine frame
+    # moves a player by at most a few centimetres in normalised units); `tiny` is for tests.
+    "pe": {
+        "tiny": PEConfig(action_hidden=8, dynamics_hidden=16, discriminator_channels=8, discriminator_kernel=3,
+                         prior_hidden=8, batch_size=4, sequence_length_start=3, sequence_length_end=4,
+                         sequence_length_steps=4, context=2, max_steps=4),
+        "small": PEConfig(action_hidden=64, dynamics_hidden=128, discriminator_channels=64, prior_hidden=64,
+                          batch_size=32, weight_location=100.0, weight_pose=10.0, sequence_length_steps=3000,
+                          max_steps=12_000),
+        "paper": PEConfig(),
     },
 }
 
