@@ -48,7 +48,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "lge": {
         "tiny": LGEConfig(window=8, context=2, d_model=32, layers=1, heads=2, mlp_ratio=2, diffusion_steps=100,
                           sample_steps=4),
-        "small": LGEConfig(window=32, context=8, frame_stride=1),
+        "small": LGEConfig(window=32, context=8, frame_stride=1, sample_steps=32),
         "paper": LGEConfig(window=32, context=8, frame_stride=1, d_model=512, layers=12, heads=8, sample_steps=25,
                            text_dim=768),
     },
@@ -89,8 +89,8 @@ PRESETS: dict[str, dict[str, Any]] = {
                          prior_hidden=8, batch_size=4, sequence_length_start=3, sequence_length_end=4,
                          sequence_length_steps=4, context=2, max_steps=4),
         "small": PEConfig(action_hidden=64, dynamics_hidden=128, discriminator_channels=64, prior_hidden=64,
-                          batch_size=32, weight_location=100.0, weight_pose=10.0, sequence_length_steps=3000,
-                          max_steps=12_000),
+                          batch_size=32, weight_location=100.0, weight_pose=10.0, weight_acmv=1.0, context=1,
+                          sequence_length_steps=3000, max_steps=30_000),
         "paper": PEConfig(),
     },
 }
@@ -169,7 +169,9 @@ def warm_start(
     The optimizer state is not in a release checkpoint: the caller starts a fresh one.
     """
     source, header, extras = load_model(path, family=model.family)
-    if config_to_dict(source.config) != config_to_dict(model.config):
+    ignore = getattr(type(model.config), "SAMPLER_FIELDS", ())  # sampling settings: the weights do not depend on them
+    mine = {k: v for k, v in config_to_dict(model.config).items() if k not in ignore}
+    if {k: v for k, v in config_to_dict(source.config).items() if k not in ignore} != mine:
         raise CheckpointError(
             f"{path} was trained with another config than this run's: {config_to_dict(source.config)} "
             f"vs {config_to_dict(model.config)}"

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 @dataclass
 class LGEConfig:
     """Sizes and process settings of the animation model. Presets live in `world_models.zoo.PRESETS["lge"]`."""
+
+    SAMPLER_FIELDS: ClassVar[tuple[str, ...]] = ("sample_steps", "guidance")
+    """Settings of sampling only: trained weights serve any value of them."""
 
     window: int = 24
     """Frames generated together by one sampling run (one attention window)."""

@@ -17,6 +17,7 @@ Writes ``OUT/lge_eval.json`` and ``OUT/lge_eval.png``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shlex
 import sys
@@ -250,6 +251,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--director-cases", type=int, default=20, help="director's-mode cases")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--text-encoder", default=None, help="local Hugging Face encoder folder (default: MiniLM)")
+    parser.add_argument("--sample-steps", type=int, default=None, help="DDIM steps (default: the checkpoint's)")
+    parser.add_argument("--guidance", type=float, default=None, help="text guidance scale (default: the checkpoint's)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -258,6 +261,10 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     model, header, _ = resolve_model("lge", args.checkpoint)
+    overrides = {k: v for k, v in (("sample_steps", args.sample_steps), ("guidance", args.guidance)) if v is not None}
+    if overrides:  # sampler settings only: the weights do not depend on them
+        config = dataclasses.replace(model.config, **overrides)
+        model.config = model.animation.config = config
     encoder = shared_text_encoder(args.text_encoder)
     generator = torch.Generator().manual_seed(args.seed)
     result = evaluate(model, encoder, points=args.points, seed=args.seed, first_index=args.first_index,
@@ -268,6 +275,7 @@ def run(args: argparse.Namespace) -> int:
     result.pop("_raw")
     result["checkpoint"] = str(args.checkpoint)
     result["trained_steps"] = header.get("info", {}).get("steps")
+    result["sampler"] = {"steps": model.config.sample_steps, "guidance": model.config.guidance}
     result["command"] = "python -m world_models " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     (out / "lge_eval.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
