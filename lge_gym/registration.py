@@ -87,7 +87,7 @@ ENVIRONMENTS: tuple[EnvEntry, ...] = (
         parallel_entry_point="lge_gym.envs.pe_tennis:PETennisParallelEnv",
         description="Tennis in the Playable Environments model: 7 actions per player learned without labels, a "
         "physical ball, neural rendering from a movable camera with swappable styles; the referee scores the point.",
-        max_episode_steps=750,
+        max_episode_steps=150,
         test_kwargs={"checkpoint": None, "preset": "tiny", "obs_type": "both"},
     ),
 )

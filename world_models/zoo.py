@@ -89,8 +89,8 @@ PRESETS: dict[str, dict[str, Any]] = {
                          prior_hidden=8, batch_size=4, sequence_length_start=3, sequence_length_end=4,
                          sequence_length_steps=4, context=2, max_steps=4),
         "small": PEConfig(action_hidden=64, dynamics_hidden=128, discriminator_channels=64, prior_hidden=64,
-                          batch_size=32, weight_location=100.0, weight_pose=10.0, weight_acmv=1.0, context=1,
-                          sequence_length_steps=3000, max_steps=30_000),
+                          batch_size=32, lr=1e-3, weight_location=100.0, weight_pose=10.0, weight_acmv=1.0,
+                          context=1, sequence_length_steps=3000, max_steps=30_000),
         "paper": PEConfig(),
     },
 }

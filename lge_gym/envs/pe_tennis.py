@@ -30,6 +30,8 @@ from lge_gym.envs.world_model_env import (
 )
 from world_models.engines.tennis import layout
 from world_models.engines.tennis.referee import judge
+from world_models.pe.config import ENGINE_FPS
+from world_models.pe.data import context_frames
 from world_models.pe.objects import STYLE
 from world_models.pe.views import PITCH_STEP, YAW_STEP, ZOOM_STEP, move_camera
 from world_models.pe.world import PLAYER_NAMES, PEWorldModel
@@ -101,7 +103,13 @@ class PETennisTask(Task):
         (orbit, tilt, zoom in [-1, 1]) and ``style`` (1 moves to the next style of the bank, once per press)."""
         if not self.extra_actions:
             return super().encode_actions(actions, batch)
-        rows = [actions] if batch == 1 and isinstance(actions, dict) else list(actions)
+        if isinstance(actions, dict) and "action" in actions and np.ndim(actions["action"]) == 1:
+            # A batch as the vector env's Dict space holds it: one array per key.
+            rows = [{k: np.asarray(v)[i] for k, v in actions.items()} for i in range(len(actions["action"]))]
+        elif isinstance(actions, dict):
+            rows = [actions]
+        else:
+            rows = list(actions) if isinstance(actions, (list, tuple)) else []
         if len(rows) != batch or not all(isinstance(r, dict) for r in rows):
             raise InvalidActionError(f"expected {batch} dict action(s) with keys action, camera, style; got {actions!r}")
         space = self.action_space()
@@ -212,15 +220,18 @@ class PETennisTask(Task):
                          f"got {style!r}")  # fmt: skip
 
     def _judge(self, state: TensorDict) -> list[str | None]:
-        """The referee's winner for each row, or None while the point goes on (judged when a bounce shows)."""
+        """The referee's winner for each row, or None while the point goes on. The history holds engine frames
+        (25 fps); the referee runs when the frames of the last step show a bounce (a low local minimum of the ball's
+        height), as a point ends only at one."""
         winners: list[str | None] = []
         history, length = state["history"].cpu().numpy(), state["length"].cpu().numpy()
         z = layout.SLICES["ball.position"].start + 2
+        span = self.model.config.frame_stride + 2
         for row in range(state.batch_size[0]):
             n = int(length[row])
-            heights = history[row, max(0, n - 3) : n, z]
-            bounced = len(heights) == 3 and heights[1] < 0.3 and heights[1] <= heights[0] and heights[1] < heights[2]
-            winners.append(judge(history[row, :n], self.model.fps).winner if bounced else None)
+            h = history[row, max(0, n - span) : n, z]
+            bounced = any(h[k] < 0.3 and h[k] <= h[k - 1] and h[k] < h[k + 1] for k in range(1, len(h) - 1))
+            winners.append(judge(history[row, :n], ENGINE_FPS).winner if bounced else None)
         return winners
 
     def rewards(self, state: TensorDict, next_state: TensorDict, aux: TensorDict) -> torch.Tensor:
@@ -238,19 +249,19 @@ class PETennisTask(Task):
 
 
 @functools.lru_cache(maxsize=2)
-def _engine_start(context: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _engine_start(frames: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Serve contexts and styles of a few engine points, for models that ship none (random test models)."""
     from world_models.engines.tennis.sequence import generate
     from world_models.pe.data import serve_contexts, style_bank
 
     sequences = [torch.as_tensor(generate(12345, i, render=False).vectors()) for i in range(6)]
-    return serve_contexts(sequences, context), style_bank(sequences)
+    return serve_contexts(sequences, frames), style_bank(sequences)
 
 
 def _task(checkpoint, preset, device, obs_type, controlled, opponent, renderer, extra_actions=False) -> PETennisTask:
     model, _, _ = resolve_model("pe", checkpoint, preset=preset, device=device)
     if len(model.start_contexts) == 0:
-        model.set_start(*_engine_start(model.config.context))
+        model.set_start(*_engine_start(context_frames(model.config)))
     model.set_renderer(_synthesis_module(renderer, device))
     return PETennisTask(model, obs_type=obs_type, controlled=controlled, opponent=opponent,
                         extra_actions=extra_actions)  # fmt: skip
@@ -270,7 +281,9 @@ class PETennisEnv(WorldModelEnv):
     can move; the engine's referee judges the point.
 
     ## Action space
-    `Discrete(7)`: the learned action of your player for this frame (25 fps). The actions have no names: the
+    `Discrete(7)`: the learned action of your player for the next 0.2 s (the model runs at the paper's 5 fps;
+    the engine frames in between are interpolated for the players and simulated for the ball, so the referee
+    reads 25 fps states). The actions have no names: the
     model found them; `lge-gym play` and `docs/pe.md` show which way each moves. With `extra_actions=True`:
     `Dict(action=Discrete(7), camera=Box(-1, 1, (3,)), style=Discrete(2))`: camera orbit about the court point it
     looks at (3 degrees per step at 1), tilt (2 degrees), zoom (4% focal), and 1 to switch both players to the next
@@ -285,14 +298,14 @@ class PETennisEnv(WorldModelEnv):
     +1 when the referee gives the point to your player, -1 when it goes to the opponent, 0 otherwise.
 
     ## Starting state
-    A held-out engine point just after its serve (the dynamics read the 4 frames around the serve), drawn with the
-    seeded generator. Options: `"start"` (a flat layout state, or a context of such states), `"camera"`
+    A held-out engine point just after its serve (the frames up to the serve go into the referee's history and
+    warm the dynamics up), drawn with the seeded generator. Options: `"start"` (a flat layout state, or a context of such states), `"camera"`
     (`{"intrinsics": [fx/W, fy/H, cx/W, cy/H], "extrinsics": 4x4 camera-to-world}`), `"style"` (an index into the
     model's bank of player styles, or `{"bottom": 9 floats, "top": 9 floats}`: shirt, shorts, skin RGB),
     `"surface"` (`"hard"`, `"clay"`, `"grass"`), `"court_colour"` (RGB) and `"opponent"` (as the argument).
 
     ## Episode end
-    Terminates when the referee decides the point; truncated after 750 steps (30 s at 25 fps).
+    Terminates when the referee decides the point; truncated after 150 steps (30 s at 5 fps).
 
     ## Arguments
     `obs_type`, `render_mode`, `checkpoint` (default: the shipped `pe_tennis_small`; None gives a random `preset`
@@ -388,7 +401,7 @@ class PETennisParallelEnv(WorldModelParallelEnv):
         preset: str = "tiny",
         device: str = "cpu",
         renderer: str = "neural",
-        max_episode_steps: int | None = 750,
+        max_episode_steps: int | None = 150,
     ) -> None:
         task = _task(checkpoint, preset, device, obs_type, (0, 1), "prior", renderer)
         super().__init__(task, max_episode_steps=max_episode_steps, render_mode=render_mode)

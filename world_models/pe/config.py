@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 LOCATION_SOURCES = ("annotations", "boxes")
+ENGINE_FPS = 25.0
 
 
 @dataclass
@@ -18,8 +19,9 @@ class PEConfig:
     locations: str = "annotations"
     """Where player locations come from: ``annotations`` (the engine's root) or ``boxes`` (as the paper: the bottom
     centre of the player's 2-D box, cast through the camera onto the ground plane z = 0)."""
-    fps: float = 25.0
-    """Frame rate of the model (the engine's, so the referee and the ball physics run unchanged)."""
+    frame_stride: int = 5
+    """Engine frames (25 fps) per model step: 5 gives the paper's 5 fps for Tennis. Between steps the players are
+    interpolated and the ball is simulated frame by frame, so the referee reads 25 fps states."""
 
     # --- sizes ------------------------------------------------------------------------------------------------
     num_actions: int = 7
@@ -79,7 +81,9 @@ class PEConfig:
     sequence_length_steps: int = 25_000
     """Steps over which the sequence length grows linearly."""
     context: int = 4
-    """Steps that read ground-truth states before the rollout feeds back its predictions."""
+    """Steps that read ground-truth states before the rollout feeds back its predictions (the paper: 4). At the
+    engine's 25 fps a player's next location follows from the last few by inertia alone, so with several true
+    frames the dynamics need the actions only for accelerations; with 1 the actions must carry the movement."""
     max_steps: int = 300_000
     """Default number of training steps."""
 
@@ -89,10 +93,17 @@ class PEConfig:
     contact_height: float = 2.6
     """Highest ball (m) the contact rule returns."""
 
+    @property
+    def fps(self) -> float:
+        """Model steps per second."""
+        return ENGINE_FPS / self.frame_stride
+
     def __post_init__(self) -> None:
         if self.locations not in LOCATION_SOURCES:
             raise ValueError(f"locations must be one of {LOCATION_SOURCES}, got {self.locations!r}")
-        if not 2 <= self.context < self.sequence_length_start <= self.sequence_length_end:
-            raise ValueError("need 2 <= context < sequence_length_start <= sequence_length_end")
+        if not 1 <= self.context < self.sequence_length_start <= self.sequence_length_end:
+            raise ValueError("need 1 <= context < sequence_length_start <= sequence_length_end")
+        if self.frame_stride < 1:
+            raise ValueError(f"frame_stride must be at least 1, got {self.frame_stride}")
         if self.num_actions < 2 or self.action_space_dim < 1:
             raise ValueError("need at least 2 actions and a 1-D action space")

@@ -49,16 +49,27 @@ class WindowSampler:
         return torch.stack([self.sequences[i][o : o + length] for i, o in zip(which.tolist(), offsets.tolist(), strict=True)])
 
 
-def serve_contexts(sequences: list[torch.Tensor], context: int, limit: int | None = None) -> torch.Tensor:
-    """``(N, context, STATE_SIZE)`` start contexts: the frames around the serve that starts each held-out point (two
-    frames before the strike, so the referee sees the serve). Points with faults or unclear serves are skipped."""
+START_FRAMES = 4
+"""Engine frames of a start context at least: two before the serve's strike, the strike, one after."""
+
+
+def context_frames(config: PEConfig) -> int:
+    """Engine frames of a start context: enough for the referee to see the serve and for ``config.context``
+    model steps of warm-up."""
+    return max(START_FRAMES, (config.context - 1) * config.frame_stride + 3)
+
+
+def serve_contexts(sequences: list[torch.Tensor], context: int = START_FRAMES, limit: int | None = None) -> torch.Tensor:
+    """``(N, context, STATE_SIZE)`` start contexts at the engine's 25 fps: the frames up to one after the serve that
+    starts each held-out point (at least two before the strike, so the referee sees the serve). Points with faults
+    or unclear serves are skipped."""
     out = []
     for states in sequences:
         verdict = judge(states.numpy())
         serves = [h for h in verdict.hits if h.shot == "serve"]
         if not serves or verdict.faults or verdict.reason == "double_fault":
             continue
-        start = serves[-1].frame - 2
+        start = serves[-1].frame + 2 - context
         if start < 0 or start + context > len(states):
             continue
         out.append(states[start : start + context])
@@ -90,5 +101,10 @@ def true_directions(states: np.ndarray | torch.Tensor, player: str, still: float
     return np.where(speed < still, 0, 1 + sector)
 
 
-__all__ = ["LOCATION_SCALE", "WindowSampler", "objects_of", "prior_inputs", "serve_contexts", "style_bank",
+def strided(sequences: list[torch.Tensor], stride: int) -> list[torch.Tensor]:
+    """Every sequence at the model's frame rate, once per phase (``stride`` views of each)."""
+    return [s[o::stride].contiguous() for s in sequences for o in range(stride) if len(s) > o]
+
+
+__all__ = ["LOCATION_SCALE", "WindowSampler", "context_frames", "strided", "objects_of", "prior_inputs", "serve_contexts", "style_bank",
            "true_directions"]  # fmt: skip

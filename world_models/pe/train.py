@@ -22,7 +22,15 @@ from tqdm import tqdm
 
 from world_models.core.checkpoint import load_training_state, save_training_state
 from world_models.core.config import config_to_dict
-from world_models.pe.data import WindowSampler, objects_of, prior_inputs, serve_contexts, style_bank
+from world_models.pe.data import (
+    WindowSampler,
+    context_frames,
+    objects_of,
+    prior_inputs,
+    serve_contexts,
+    strided,
+    style_bank,
+)
 from world_models.pe.losses import discriminator_loss, player_losses
 from world_models.pe.network import SequenceDiscriminator
 from world_models.pe.world import PEWorldModel
@@ -131,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         config.locations = args.locations
     steps = args.steps or config.max_steps
     train, held_out = _data(args, run_dir)
-    sampler = WindowSampler(train, config.sequence_length_end)
+    sampler = WindowSampler(strided(train, config.frame_stride), config.sequence_length_end)
     model = PEWorldModel(config).to(args.device)
     trainer = Trainer(model).to(args.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.5, 0.999))
@@ -150,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.init:
         step, warm_from = warm_start(model, checkpoint_path(args.init))
         print(f"initialised from {args.init} (step {step}); fresh optimizers and discriminators")
-    model.set_start(serve_contexts(held_out, config.context, limit=64), style_bank(held_out))
+    model.set_start(serve_contexts(held_out, context_frames(config), limit=64), style_bank(held_out))
 
     command = "python -m world_models train pe " + " ".join(shlex.quote(a) for a in sys.argv[3:])
     info = {

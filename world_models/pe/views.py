@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from world_models.engines.tennis import layout
-from world_models.engines.tennis.camera import Camera, look_at
+from world_models.engines.tennis.camera import Camera
 from world_models.engines.tennis.court import SURFACE_NAMES, SURFACES
 from world_models.engines.tennis.render import Renderer, SceneStyle
 
@@ -23,26 +23,31 @@ YAW_STEP, PITCH_STEP, ZOOM_STEP = math.radians(3.0), math.radians(2.0), 0.04
 PITCH_RANGE = (math.radians(8.0), math.radians(80.0))
 
 
+def _rotation(axis: np.ndarray, angle: float) -> np.ndarray:
+    """Rodrigues rotation matrix about unit ``axis``."""
+    k = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]])
+    return np.eye(3) + math.sin(angle) * k + (1.0 - math.cos(angle)) * (k @ k)
+
+
 def move_camera(flat: np.ndarray, yaw: float = 0.0, pitch: float = 0.0, zoom: float = 0.0) -> np.ndarray:
     """A copy of flat state ``flat`` whose camera orbits by ``yaw`` radians about the vertical through the ground
-    point it looks at, tilts by ``pitch`` radians (elevation kept in `PITCH_RANGE`) and zooms by ``exp(zoom)``."""
+    point it looks at, tilts up by ``pitch`` radians about that point (elevation kept in `PITCH_RANGE`) and zooms
+    by ``exp(zoom)``; the camera's roll is kept."""
     out = np.array(flat, dtype=np.float32, copy=True)
     rotation = out[layout.SLICES["camera.rotation"]].reshape(3, 3).astype(np.float64)
     position = out[layout.SLICES["camera.translation"]].astype(np.float64)
     forward = rotation[:, 2]
     t = -position[2] / forward[2] if forward[2] < -1e-6 else 20.0
     target = position + t * forward
-    target[2] = 0.0
     offset = position - target
-    radius = float(np.linalg.norm(offset))
-    azimuth = math.atan2(offset[1], offset[0]) + yaw
-    elevation = math.asin(max(-1.0, min(1.0, offset[2] / radius))) + pitch
-    elevation = min(max(elevation, PITCH_RANGE[0]), PITCH_RANGE[1])
-    position = target + radius * np.array([math.cos(elevation) * math.cos(azimuth),
-                                           math.cos(elevation) * math.sin(azimuth), math.sin(elevation)])  # fmt: skip
-    extrinsics = look_at(position, target)
-    out[layout.SLICES["camera.rotation"]] = extrinsics[:3, :3].reshape(-1)
-    out[layout.SLICES["camera.translation"]] = extrinsics[:3, 3]
+    elevation = math.asin(max(-1.0, min(1.0, offset[2] / float(np.linalg.norm(offset)))))
+    pitch = min(max(elevation + pitch, PITCH_RANGE[0]), PITCH_RANGE[1]) - elevation
+    turn = _rotation(np.array([0.0, 0.0, 1.0]), yaw)
+    horizontal = np.array([offset[1], -offset[0], 0.0])  # perpendicular to the offset, level with the ground
+    if pitch and np.linalg.norm(horizontal) > 1e-9:
+        turn = _rotation(horizontal / np.linalg.norm(horizontal), pitch) @ turn
+    out[layout.SLICES["camera.rotation"]] = (turn @ rotation).reshape(-1)
+    out[layout.SLICES["camera.translation"]] = target + turn @ offset
     intrinsics = layout.SLICES["camera.intrinsics"]
     out[intrinsics.start : intrinsics.start + 2] *= math.exp(zoom)
     return out

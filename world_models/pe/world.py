@@ -23,9 +23,22 @@ from world_models.pe.network import PlayerAnimation
 from world_models.pe.objects import STYLE, player_points, to_states
 
 HISTORY = 768
-"""Frames of the current point kept for the referee (30 s at 25 fps)."""
+"""Engine frames of the current point kept for the referee (30 s at 25 fps)."""
 PLAYER_NAMES = ("bottom", "top")
 RACKET = layout.JOINT_INDEX["racket_head"]
+BALL = layout.BALL_SLICE
+_PLAYERS = slice(0, 2 * layout.PLAYER_SIZE)
+
+
+def _interpolate(a: torch.Tensor, b: torch.Tensor, w: float) -> torch.Tensor:
+    """Flat state ``b`` with the players' blocks linearly between ``a`` and ``b`` (facing included: turns per step
+    are small)."""
+    out = b.clone()
+    out[:, _PLAYERS] = torch.lerp(a[:, _PLAYERS], b[:, _PLAYERS], w)
+    velocity = [layout.SLICES[f"{p}.velocity"] for p in PLAYER_NAMES]
+    for piece in velocity:
+        out[:, piece] = b[:, piece]
+    return out
 
 
 class PEWorldModel(WorldModel):
@@ -92,15 +105,18 @@ class PEWorldModel(WorldModel):
                 raise RuntimeError("this PE model has no start contexts; pass context={'start': states}")
             pick = torch.randint(len(self.start_contexts), (batch,), generator=generator, device=generator.device)
             frames = self.start_contexts[pick.cpu()].to(device)
-        objects = objects_of(frames, self.config)  # (B, C, 2, F)
+        # Warm-up frames at the model's rate, ending at the last given (engine-rate) frame.
+        last, stride = frames.shape[1] - 1, self.config.frame_stride
+        steps = frames[:, [last - k * stride for k in range(min(self.config.context, last // stride + 1))][::-1]]
+        objects = objects_of(steps, self.config)  # (B, C, 2, F)
         memories = []
         for i, animation in enumerate(self.players):
             memory = animation.dynamics_network.initial_memory(batch)
-            if frames.shape[1] > 1:
+            if steps.shape[1] > 1:
                 actions = animation.action_network(objects[:, :, i], generator=None)
                 probabilities = actions.probabilities()
                 variation = animation.variation(actions.direction, probabilities)
-                for t in range(frames.shape[1] - 1):
+                for t in range(steps.shape[1] - 1):
                     _, memory = animation.dynamics_network(objects[:, t, i], probabilities[:, t], variation[:, t], memory)
             memories.append(memory)
         history = torch.zeros(batch, HISTORY, layout.STATE_SIZE, device=device)
@@ -143,13 +159,25 @@ class PEWorldModel(WorldModel):
             next_objects.append(out)
             memories.append(memory)
         next_objects_t = torch.stack(next_objects, 1)
-        nxt = to_states(next_objects_t, current, previous=current, fps=self.fps)
-        hitter, bounces = self._ball(current, nxt, state["hitter"].clone(), state["bounces"].clone(), generator)
-        history, length = state["history"].clone(), state["length"].clamp(max=HISTORY - 1)
-        history[torch.arange(len(length), device=self.device), length] = nxt
+        stride = self.config.frame_stride
+        target = to_states(next_objects_t, current, previous=current, fps=self.fps)
+        history, length = state["history"].clone(), state["length"]
+        hitter, bounces = state["hitter"].clone(), state["bounces"].clone()
+        rows = torch.arange(len(length), device=self.device)
+        previous = current
+        for k in range(1, stride + 1):
+            # Engine frames between model steps: players interpolated, the ball simulated frame by frame.
+            frame = target.clone() if k == stride else _interpolate(current, target, k / stride)
+            frame[:, BALL] = previous[:, BALL]
+            hitter, bounces = self._ball(previous, frame, hitter, bounces, generator)
+            length = length.clamp(max=HISTORY - 1)
+            history[rows, length] = frame
+            length = length + 1
+            previous = frame
+        nxt = previous
         next_state = TensorDict(
             {"objects": next_objects_t, "memory": torch.stack(memories, 1), "current": nxt, "history": history,
-             "length": length + 1, "hitter": hitter, "bounces": bounces},
+             "length": length, "hitter": hitter, "bounces": bounces},
             batch_size=state.batch_size,
             device=self.device,
         )  # fmt: skip
