@@ -93,8 +93,10 @@ def _plot(results: list[dict], path: Path) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m agents", description=__doc__.splitlines()[0])
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("train", help="train PPO inside an environment (native batched stepping)",
+    p = sub.add_parser("train", parents=[common], help="train PPO inside an environment (native batched stepping)",
                        description="Train PPO inside an environment through its natively batched version.")
     p.add_argument("env_id", help="environment ID with a native vector env")
     p.add_argument("--timesteps", type=int, default=50_000, help="environment steps")
@@ -104,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env-kwargs", help="JSON constructor arguments, e.g. '{\"obs_type\": \"state\"}'")
     p.add_argument("--out", required=True, help="output folder (policy.zip, policy.json)")
     p.set_defaults(func=cmd_train)
-    p = sub.add_parser("eval", help="play a policy and a random agent; JSON and a plot",
+    p = sub.add_parser("eval", parents=[common], help="play a policy and a random agent; JSON and a plot",
                        description="Play a trained policy and a random agent for whole episodes in each environment.")
     p.add_argument("policy", help="SB3 .zip")
     p.add_argument("--algo", default="ppo", help="SB3 algorithm of the policy")
@@ -114,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env-kwargs", help="JSON constructor arguments for every environment, or {ID: arguments}")
     p.add_argument("--out", required=True, help="output folder (eval.json, eval.png)")
     p.set_defaults(func=cmd_eval)
-    p = sub.add_parser("strategies", help="who wins when a player follows a strategy stated in words, vs agents",
+    p = sub.add_parser("strategies", parents=[common], help="who wins when a player follows a strategy stated in words, vs agents",
                        description="Play strategies stated in words (LGE reads the words; the real game plays the "
                        "nearest command) and agents over the same starts; the referee says what happened.")  # fmt: skip
     p.add_argument("--env", nargs="+", default=["LGE-Tennis-v0", "TennisSim-v0"], help="tennis environment IDs")
@@ -131,7 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import torch
+
     import lge_gym  # noqa: F401 - registers the environments
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error("--threads must be at least 1")
+    # Small models on a shared CPU: more threads than free cores makes every step wait on busy ones.
+    torch.set_num_threads(args.threads)
     return int(args.func(args) or 0)
