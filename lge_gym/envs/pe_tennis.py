@@ -17,7 +17,7 @@ import torch
 from gymnasium.vector import AutoresetMode
 from tensordict import TensorDict
 
-from lge_gym.envs.lge_tennis import _scene_overrides, _synthesis_module
+from lge_gym.envs.lge_tennis import LGETennisTask, _scene_overrides, _synthesis_module
 from lge_gym.envs.models import resolve_model
 from lge_gym.envs.tennis_sim import STATE_BOUND
 from lge_gym.envs.world_model_env import (
@@ -234,18 +234,9 @@ class PETennisTask(Task):
             winners.append(judge(history[row, :n], ENGINE_FPS).winner if bounced else None)
         return winners
 
-    def rewards(self, state: TensorDict, next_state: TensorDict, aux: TensorDict) -> torch.Tensor:
-        winners = self._judge(next_state)
-        self._last_winners = winners
-        out = torch.zeros(len(winners), 2, device=self.model.device)
-        for row, winner in enumerate(winners):
-            if winner is not None:
-                i = PLAYER_NAMES.index(winner)
-                out[row, i], out[row, 1 - i] = 1.0, -1.0
-        return out
-
-    def terminated(self, state: TensorDict, next_state: TensorDict, aux: TensorDict) -> torch.Tensor:
-        return torch.tensor([w is not None for w in self._last_winners], device=self.model.device)
+    # +1 / -1 from the referee's winner, and the end of the point: as LGE-Tennis (same referee, same players).
+    rewards = LGETennisTask.rewards
+    terminated = LGETennisTask.terminated
 
 
 @functools.lru_cache(maxsize=2)

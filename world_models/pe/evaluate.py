@@ -62,32 +62,44 @@ def psnr(mse: float) -> float:
 
 @torch.no_grad()
 def action_agreement(model: PEWorldModel, sequences: list[torch.Tensor]) -> dict:
-    """Agreement of inferred actions with true movement classes, and the Delta-MSE of true movements."""
+    """Agreement of inferred actions with true movement classes, and the Delta-MSE of true movements, per player
+    (each player has its own animation model, so its own matching of learned actions to classes)."""
     k = model.config.num_actions
-    predicted, true, moves = [], [], []
-    for states in sequences:
-        states = states[:: model.config.frame_stride]  # the model's frame rate
-        objects = objects_of(states.unsqueeze(0), model.config)  # (1, T, 2, F)
-        for i, name in enumerate(("bottom", "top")):
+    per_player, all_t = {}, []
+    for i, name in enumerate(("bottom", "top")):
+        predicted, true, moves = [], [], []
+        for states in sequences:
+            states = states[:: model.config.frame_stride]  # the model's frame rate
+            objects = objects_of(states.unsqueeze(0), model.config)  # (1, T, 2, F)
             actions = model.players[i].action_network(objects[:, :, i], generator=None)
             predicted.append(actions.logits[0].argmax(-1).numpy())
             true.append(true_directions(states.numpy(), name, fps=model.fps))
-            root = states[:, layout.SLICES[f"{name}.root"]].numpy()
-            moves.append(np.diff(root, axis=0))
-    p, t, m = np.concatenate(predicted), np.concatenate(true), np.concatenate(moves)
-    agreement, confusion, mapping = hungarian_agreement(p, t, k, len(TRUE_CLASSES))
-    majority = float(confusion.max(1).sum() / max(confusion.sum(), 1))
-    moving = t > 0
-    agreement_moving, _, _ = hungarian_agreement(p[moving], t[moving], k, len(TRUE_CLASSES))
+            moves.append(np.diff(states[:, layout.SLICES[f"{name}.root"]].numpy(), axis=0))
+        p, t, m = np.concatenate(predicted), np.concatenate(true), np.concatenate(moves)
+        agreement, confusion, mapping = hungarian_agreement(p, t, k, len(TRUE_CLASSES))
+        moving = t > 0
+        per_player[name] = {
+            "agreement": agreement,
+            "agreement_many_to_one": float(confusion.max(1).sum() / max(confusion.sum(), 1)),
+            "agreement_moving_frames_only": hungarian_agreement(p[moving], t[moving], k, len(TRUE_CLASSES))[0],
+            "mapping": {str(a): TRUE_CLASSES[c] for a, c in mapping.items()},
+            "confusion": confusion.tolist(),
+            "delta_mse": delta_mse(m, p, k),
+            "transitions": int(len(p)),
+        }
+        all_t.append(t)
+    t = np.concatenate(all_t)
+    n = {name: per_player[name]["transitions"] for name in per_player}
+    mean = lambda key: sum(per_player[q][key] * n[q] for q in n) / sum(n.values())  # noqa: E731
     return {
-        "agreement": agreement,
-        "agreement_many_to_one": majority,
-        "agreement_moving_frames_only": agreement_moving,
-        "transitions": int(len(p)),
-        "mapping": {str(a): TRUE_CLASSES[c] for a, c in mapping.items()},
-        "confusion": confusion.tolist(),
+        "agreement": mean("agreement"),
+        "agreement_many_to_one": mean("agreement_many_to_one"),
+        "agreement_moving_frames_only": mean("agreement_moving_frames_only"),
+        "delta_mse": mean("delta_mse"),
+        "transitions": int(len(t)),
+        "true_classes": list(TRUE_CLASSES),
         "true_class_share": {TRUE_CLASSES[c]: float((t == c).mean()) for c in range(len(TRUE_CLASSES))},
-        "delta_mse": delta_mse(m, p, k),
+        "per_player": per_player,
     }
 
 
@@ -228,6 +240,27 @@ def camera_control(model: PEWorldModel, seed: int, first_index: int, steps: int,
             "camera_path": "orbit +24 deg, tilt +8 deg, zoom out 16%, orbit -48 deg, tilt -8 deg + zoom in"}, pairs  # fmt: skip
 
 
+@torch.no_grad()
+def play_points(model: PEWorldModel, contexts: torch.Tensor, max_steps: int = 150) -> dict:
+    """Both players on the learned action prior from held-out serves until the referee decides each point: how
+    points end and how many strikes (referee-detected hits) they hold."""
+    from world_models.engines.tennis.referee import judge
+
+    generator = torch.Generator().manual_seed(0)
+    state = model.initial_state(len(contexts), generator=generator, context=_context(contexts))
+    for _ in range(max_steps):
+        state, _ = model.step(state, model.prior_actions(state, [0, 1], generator), generator=generator)
+    reasons: dict[str, int] = {}
+    hits = []
+    for row in range(len(contexts)):
+        verdict = judge(state["history"][row, : int(state["length"][row])].numpy())
+        reason = verdict.reason or "undecided"
+        reasons[reason] = reasons.get(reason, 0) + 1
+        hits.append(len(verdict.hits))
+    return {"points": len(contexts), "end_reasons": reasons, "mean_hits_per_point": float(np.mean(hits)),
+            "returned_serve_fraction": float(np.mean([h >= 2 for h in hits]))}  # fmt: skip
+
+
 def held_out(points: int, seed: int, first_index: int) -> list[torch.Tensor]:
     from world_models.lge.data import from_engine
 
@@ -242,11 +275,12 @@ def plot(metrics: dict, pairs: list, out: Path) -> None:
 
     fig = plt.figure(figsize=(16, 9))
     ax = fig.add_subplot(2, 3, 1)
-    confusion = np.array(metrics["actions"]["confusion"])
+    confusion = np.array(metrics["actions"]["per_player"]["bottom"]["confusion"])
     ax.imshow(confusion / np.maximum(confusion.sum(1, keepdims=True), 1), cmap="viridis")
     ax.set_xticks(range(len(TRUE_CLASSES)), TRUE_CLASSES, rotation=45, fontsize=7)
     ax.set_ylabel("learned action")
-    ax.set_title(f"agreement {metrics['actions']['agreement']:.3f} (Hungarian)")
+    ax.set_title(f"bottom player: learned action vs true movement\nagreement (both players) "
+                 f"{metrics['actions']['agreement']:.3f}, Hungarian")
     ax = fig.add_subplot(2, 3, 2)
     for name, colour in (("bottom", "tab:blue"), ("top", "tab:red")):
         for a, row in metrics["consistency"][name]["per_action"].items():
@@ -289,6 +323,7 @@ def evaluate(model: PEWorldModel, *, points: int, seed: int, first_index: int, h
         "actions": action_agreement(model, sequences),
         "consistency": consistency(model, contexts, hold),
         "add_mdr": add_mdr(model, sequences, length),
+        "play": play_points(model, contexts),
     }
     metrics["camera"], pairs = camera_control(model, seed, first_index, camera_steps, camera_points)
     metrics["held_out"] = {"seed": seed, "first_index": first_index, "points": points}

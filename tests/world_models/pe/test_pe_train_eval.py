@@ -43,6 +43,6 @@ def test_sigterm_saves_resumes_and_evaluates(tmp_path):
     assert evaluated.returncode == 0, evaluated.stdout + evaluated.stderr
     metrics = json.loads((out_dir / "metrics.json").read_text())
     assert 0.0 <= metrics["actions"]["agreement"] <= 1.0
-    assert {"delta_mse", "confusion", "mapping"} <= set(metrics["actions"])
+    assert {"delta_mse", "confusion", "mapping"} <= set(metrics["actions"]["per_player"]["bottom"])
     assert metrics["camera"]["psnr"] > 0 and metrics["add_mdr"]["mdr"] >= 0.0
     assert (out_dir / "pe_eval.png").stat().st_size > 1000
