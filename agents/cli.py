@@ -23,7 +23,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from agents.sb3 import train_ppo
 
     path = train_ppo(args.env_id, out=args.out, timesteps=args.timesteps, num_envs=args.num_envs, seed=args.seed,
-                     env_kwargs=_kwargs(args.env_kwargs), n_steps=args.n_steps)  # fmt: skip
+                     env_kwargs=_kwargs(args.env_kwargs), n_steps=args.n_steps, minutes=args.minutes)  # fmt: skip
     print(f"wrote {path}")
     return 0
 
@@ -102,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timesteps", type=int, default=50_000, help="environment steps")
     p.add_argument("--num-envs", type=int, default=8, help="rows stepped together")
     p.add_argument("--n-steps", type=int, default=128, help="PPO rollout length per row")
+    p.add_argument("--minutes", type=float, default=None, help="stop after this much wall time (before --timesteps)")
     p.add_argument("--seed", type=int, default=0, help="seed")
     p.add_argument("--env-kwargs", help="JSON constructor arguments, e.g. '{\"obs_type\": \"state\"}'")
     p.add_argument("--out", required=True, help="output folder (policy.zip, policy.json)")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
+import torch
 from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback
 
 from lge_gym.adapters.sb3 import make_sb3_vec_env
 
@@ -23,18 +26,34 @@ def train_ppo(
     n_steps: int = 128,
     net_arch: tuple[int, ...] = (64, 64),
     progress: bool = True,
+    minutes: float | None = None,
 ) -> Path:
-    """Train PPO (MLP policy) in ``env_id``; writes ``OUT/policy.zip`` and ``OUT/policy.json`` (how it was trained)."""
+    """Train PPO (MLP policy) in ``env_id`` for ``timesteps`` steps or ``minutes`` of wall time, whichever ends
+    first; writes ``OUT/policy.zip`` and ``OUT/policy.json`` (how it was trained, how long it took)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     venv = make_sb3_vec_env(env_id, num_envs, **(env_kwargs or {}))
     venv.seed(seed)
     model = PPO("MlpPolicy", venv, n_steps=n_steps, batch_size=min(256, n_steps * num_envs), seed=seed,
                 policy_kwargs={"net_arch": list(net_arch)}, verbose=0)  # fmt: skip
-    model.learn(total_timesteps=timesteps, progress_bar=progress)
+    start = time.monotonic()
+    callback = _TimeBudget(minutes) if minutes else None
+    model.learn(total_timesteps=timesteps, progress_bar=progress, callback=callback)
     model.save(out / "policy.zip")
     record = {"algo": "ppo", "env_id": env_id, "env_kwargs": env_kwargs or {}, "timesteps": model.num_timesteps,
-              "num_envs": num_envs, "seed": seed, "n_steps": n_steps, "net_arch": list(net_arch)}  # fmt: skip
+              "num_envs": num_envs, "seed": seed, "n_steps": n_steps, "net_arch": list(net_arch),
+              "minutes": round((time.monotonic() - start) / 60, 2), "torch_threads": torch.get_num_threads()}  # fmt: skip
     (out / "policy.json").write_text(json.dumps(record, indent=2) + "\n")
     venv.close()
     return out / "policy.zip"
+
+
+class _TimeBudget(BaseCallback):
+    """Stops training once ``minutes`` of wall time have passed (checked every environment step)."""
+
+    def __init__(self, minutes: float) -> None:
+        super().__init__()
+        self.deadline = time.monotonic() + 60 * minutes
+
+    def _on_step(self) -> bool:
+        return time.monotonic() < self.deadline
