@@ -224,15 +224,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lge-gym", description="Learned world models as RL environments.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (the models are small: more threads than free cores slow every step)")  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_env(name: str, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
         p.add_argument("env_id", help="a registered environment ID (see `lge-gym list`)")
         p.add_argument("--env-kwargs", help="JSON object of constructor arguments, e.g. '{\"obs_type\": \"state\"}'")
         return p
 
-    p = sub.add_parser("list", help="list every registered environment", description="List registered environments.")
+    p = sub.add_parser("list", help="list every registered environment", description="List registered environments.",
+                       parents=[common])  # fmt: skip
     p.set_defaults(func=cmd_list)
     p = with_env("info", "spaces, model and registration of an environment")
     p.set_defaults(func=cmd_info)
@@ -261,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="play a learned game headless with a built-in policy; writes a video and a summary",
         description="Play the best installed learned game headless; writes OUT/demo.mp4 and OUT/summary.json.",
+        parents=[common],
     )
     p.add_argument("--env", default=None, help=f"environment ID (default: first available of {', '.join(DEMO_ORDER)})")
     p.add_argument("--steps", type=int, default=300, help="environment steps")
@@ -272,11 +277,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     import gymnasium as gym
+    import torch
 
     import lge_gym  # noqa: F401 - registers the environments
     from world_models.core.checkpoint import CheckpointError
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error("--threads must be at least 1")
+    torch.set_num_threads(args.threads)
     try:
         return int(args.func(args) or 0)
     except (gym.error.Error, CheckpointError, FileNotFoundError) as error:
