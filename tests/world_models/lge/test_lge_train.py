@@ -33,6 +33,8 @@ def test_sigterm_saves_and_resumes(tmp_path):
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert f"resumed {run} at step {step}" in resumed.stdout
     assert load_training_state(run / "resume.pt")["step"] == step + 3
+    runs = load_model(run / "lge.safetensors", family="lge")[1]["info"]["runs"]
+    assert [r["start_step"] for r in runs] == [0, step] and [r["steps"] for r in runs] == [100000, step + 3]
 
     # A new run folder continues from the release checkpoint alone (the resume state lost): same weights to start,
     # the step it records, and the chain of commands that made it in its info.
