@@ -62,6 +62,16 @@ ENVIRONMENTS: tuple[EnvEntry, ...] = (
         test_kwargs={"checkpoint": None, "preset": "tiny"},
     ),
     EnvEntry(
+        id="PVG-Tennis-v0",
+        entry_point="lge_gym.envs.pvg:PVGTennisEnv",
+        vector_entry_point="lge_gym.envs.pvg:PVGTennisVectorEnv",
+        description="Near half of a tennis court (engine broadcast video, paper's Tennis crop) learned without action "
+        "labels by PVG (small, CPU-trained); 7 learned actions, keymap matched to the player's true movement.",
+        kwargs={"checkpoint": "pvg_tennis_small"},
+        max_episode_steps=250,
+        test_kwargs={"checkpoint": None, "preset": "tiny_tennis"},
+    ),
+    EnvEntry(
         id="TennisSim-v0",
         entry_point="lge_gym.envs.tennis_sim:TennisSimEnv",
         parallel_entry_point="lge_gym.envs.tennis_sim:TennisSimParallelEnv",

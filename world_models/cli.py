@@ -14,6 +14,10 @@ COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
     "data": {
         "atari": ("world_models.data.atari", "record real Atari (ALE) games in the PVG on-disk format"),
         "tennis": ("world_models.data.tennis", "generate the tennis engine dataset"),
+        "tennis-pvg": (
+            "world_models.data.tennis_pvg",
+            "tennis engine points, broadcast camera cropped to the near half, in the PVG format (PVG-Tennis)",
+        ),
     },
     "train": {
         "pvg": ("world_models.pvg.train", "train PVG (Playable Video Generation) on a PVG-format dataset"),

@@ -80,6 +80,24 @@ PRESETS: dict[str, dict[str, Any]] = {
             sequence_length_end=12, sequence_length_steps=25_000, weight_mutual_information=0.03, mi_smoothing=0.0,
             weight_action_state_kl=1e-5, fps=5.0,
         ),
+        # PVG-Tennis (engine broadcast video, near half of the court, 256x96 stored at 5 fps): paper conventions
+        # (4 stacked frames, 7 actions, D = 5, plain MI 0.03, action-state KL) at half the paper's resolution and
+        # CPU widths; the frames are already every 5th engine frame, so frame_skip is 0. `tiny_tennis` is for tests.
+        "small_tennis": PVGConfig(
+            height=48, width=128, crop=(0, 0, 256, 96), frames_per_observation=4, frame_skip=0, num_actions=7,
+            action_space_dim=5, state_channels=32, encoder_channels=(16, 32, 32), action_hidden=64, dynamics_hidden=32,
+            renderer_channels=(32, 32, 16), head_hidden=32, motion_weight=40.0, batch_size=4, pretrain_steps=150,
+            gumbel_anneal_steps=1000, sequence_length_start=5, sequence_length_end=6, sequence_length_steps=1000,
+            teacher_forced_observations=3, weight_mutual_information=0.03, mi_smoothing=0.0,
+            weight_action_state_kl=1e-5, max_steps=2000, fps=5.0,
+        ),
+        "tiny_tennis": PVGConfig(
+            height=16, width=32, crop=(0, 0, 256, 96), frames_per_observation=4, num_actions=7, action_space_dim=5,
+            state_channels=8, encoder_channels=(4, 8, 8), action_hidden=8, dynamics_hidden=8,
+            renderer_channels=(8, 8, 4), head_hidden=8, batch_size=2, pretrain_steps=1, gumbel_anneal_steps=10,
+            sequence_length_start=3, sequence_length_end=4, sequence_length_steps=4, teacher_forced_observations=2,
+            weight_mutual_information=0.03, mi_smoothing=0.0, weight_action_state_kl=1e-5, max_steps=4, fps=5.0,
+        ),
     },
     # PE action module per tennis player: `paper` has the published sizes (pe.md sections 9-10); `small` is the
     # CPU-trained shipped model (narrower, batch 32, location and pose losses up-weighted because one engine frame

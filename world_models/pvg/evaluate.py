@@ -94,6 +94,10 @@ def infer_video_actions(model: PVGModel, video: Video, chunk: int = 128) -> np.n
 
 def action_agreement(model: PVGModel, videos: list[Video], info: dict, max_transitions: int | None = None) -> dict:
     """Hungarian-matched agreement between learned and true movement actions on held-out transitions."""
+    if info.get("game") == "Tennis":
+        from world_models.pvg.tennis import tennis_action_agreement
+
+        return tennis_action_agreement(model, videos, info, max_transitions)
     predicted, true, dx = [], [], []
     for video in videos:
         frames = video.frames if max_transitions is None else video.frames[: max_transitions + 1]
@@ -298,7 +302,8 @@ def plot_results(metrics: dict, out: Path) -> None:
     axes[1].legend()
     confusion = np.array(metrics["actions"]["confusion"])
     axes[2].imshow(confusion, cmap="viridis")
-    axes[2].set(xlabel="true movement (stay, left, right)", ylabel="learned action",
+    names = metrics["actions"].get("true_classes", MOVEMENT_NAMES)
+    axes[2].set(xlabel=f"true movement ({', '.join(names)})", ylabel="learned action",
                 title=f"agreement {metrics['actions']['agreement']:.3f}")
     for (i, j), v in np.ndenumerate(confusion):
         axes[2].text(j, i, str(v), ha="center", va="center", color="w")
@@ -309,9 +314,11 @@ def plot_results(metrics: dict, out: Path) -> None:
     if play:
         fig, ax = plt.subplots(figsize=(6, 4))
         ks = sorted(play["per_action"], key=int)
-        for i, m in enumerate(MOVEMENT_NAMES):
-            ax.bar(np.arange(len(ks)) + 0.25 * i, [play["per_action"][k][m] for k in ks], width=0.25, label=m)
-        ax.set(xticks=np.arange(len(ks)) + 0.25, xticklabels=[f"action {k}" for k in ks], ylabel="fraction of starts",
+        movements = list(play["keymap"])
+        width = 0.8 / len(movements)
+        for i, m in enumerate(movements):
+            ax.bar(np.arange(len(ks)) + width * i, [play["per_action"][k][m] for k in ks], width=width, label=m)
+        ax.set(xticks=np.arange(len(ks)) + 0.4 - width / 2, xticklabels=[f"action {k}" for k in ks], ylabel="fraction of starts",
                title=f"holding an action {play['hold']} steps")
         ax.axhline(0.9, color="k", ls="--", lw=1)
         ax.legend()
@@ -325,6 +332,11 @@ def evaluate(model: PVGModel, data: str, *, rollout_length: int = 16, max_clips:
     """All metrics of one model on one dataset split."""
     c = model.config
     info = read_info(data)
+    if info.get("game") == "Tennis":
+        from world_models.pvg.tennis import evaluate_tennis
+
+        return evaluate_tennis(model, data, info, rollout_length=rollout_length, max_clips=max_clips, starts=starts,
+                               hold=hold, split=split, max_videos=max_videos, context=context)
     videos = read_split(data, split, size_hw=(c.height, c.width), crop=c.crop, max_videos=max_videos)
     generator = torch.Generator().manual_seed(0)
     metrics = {"split": split, "videos": len(videos), "frames": int(sum(len(v.frames) for v in videos))}
@@ -371,18 +383,26 @@ def run(args: argparse.Namespace) -> int:
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     plot_results(metrics, out)
     summary = {
+        "game": metrics.get("game", "Breakout"),
         "action_agreement": metrics["actions"]["agreement"],
         "delta_mse": metrics["actions"]["delta_mse"],
         "psnr": metrics["rollout"]["psnr"],
         "psnr_copy_last_frame": metrics["rollout"]["psnr_copy_last_frame"],
         "ssim": metrics["rollout"]["ssim"],
-        "paddle_add": metrics["rollout"]["paddle_add_pixels"],
-        "paddle_mdr": metrics["rollout"]["paddle_mdr"],
+        "paddle_add": metrics["rollout"].get("paddle_add_pixels"),
+        "paddle_mdr": metrics["rollout"].get("paddle_mdr"),
         "reward_precision": metrics["reward"]["precision"],
         "reward_recall": metrics["reward"]["recall"],
         "keymap": metrics["playability"]["keymap"],
         "playability": metrics["playability"]["assigned_fraction"],
     }
+    if metrics.get("game") == "Tennis":
+        for key in ("paddle_add", "paddle_mdr"):
+            summary.pop(key)
+        summary["action_agreement_directions"] = metrics["actions"]["agreement_directions"]
+        summary["majority_baseline"] = metrics["actions"]["majority_baseline"]
+        summary["delta_mse_single_action_baseline"] = metrics["actions"]["delta_mse_single_action_baseline"]
+        summary["delta_mse_pixels"] = metrics["actions"]["delta_mse_pixels"]
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
     if args.export:
@@ -401,17 +421,22 @@ def export(model: PVGModel, header: dict, args: argparse.Namespace, metrics: dic
     flat = np.concatenate([v.frames for v in videos])
     picks = torch.randperm(len(flat), generator=torch.Generator().manual_seed(1))[: args.ship_frames].sort().values
     trained = header.get("info", {})
+    tennis = info.get("game") == "Tennis"
     release_info = {
-        "description": "PVG (CADDY) trained without action labels on ALE Breakout videos recorded by this suite",
+        "description": "PVG (CADDY) trained without action labels on tennis engine broadcast video cropped to the near "
+        "half of the court (PVG-Tennis)" if tennis else
+        "PVG (CADDY) trained without action labels on ALE Breakout videos recorded by this suite",
         "command": trained.get("command"),
         "steps_trained": trained.get("steps_trained"),
         "dataset_command": info.get("command"),
-        "dataset": {k: info.get(k) for k in ("game", "frameskip", "episodes", "action_meanings", "stats")},
+        "dataset": {k: info.get(k) for k in (
+            ("game", "fps", "stride", "episodes", "movement_names", "direction_names", "stats") if tennis
+            else ("game", "frameskip", "episodes", "action_meanings", "stats"))},
         "export_command": "python -m world_models eval pvg " + " ".join(
             f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in ("group", "name") and v is not None
         ),
         "keymap": metrics["playability"]["keymap"],
-        "keymap_note": "learned action index for each paddle movement, derived by holding each action "
+        "keymap_note": f"learned action index for each {'player' if tennis else 'paddle'} movement, derived by holding each action "
         f"{args.hold} steps from held-out {args.split} frames (evaluate.playability)",
         "eval": summary,
         "start_frames": f"{len(picks)} frames of the held-out {args.split} split",
