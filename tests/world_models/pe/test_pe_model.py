@@ -15,7 +15,7 @@ from world_models.pe.losses import acmv
 from world_models.pe.objects import FEATURE_DIM, box_locations, to_objects, to_states
 from world_models.pe.train import Trainer
 from world_models.pe.views import engine_frame, move_camera
-from world_models.zoo import build_model
+from world_models.zoo import build_model, preset
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +76,12 @@ def test_styles_are_kept_and_controllable(model):
     assert torch.allclose(state["current"][:, layout.SLICES["bottom.style"]], torch.full((1, 9), 0.5))
 
 
-def test_trainer_step_updates_weights_and_centroids(points):
+@pytest.mark.parametrize("locations", ["annotations", "boxes"])
+def test_trainer_step_updates_weights_and_centroids(points, locations):
     torch.manual_seed(0)
-    model = build_model("pe", "tiny")
+    config = preset("pe", "tiny")
+    config.locations = locations
+    model = build_model("pe", config)
     trainer = Trainer(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     d_optimizer = torch.optim.Adam(trainer.discriminators.parameters(), lr=1e-3)
