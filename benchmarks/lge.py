@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -38,6 +39,8 @@ def main() -> None:
             f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in vars(args).items()),
         "machine": machine_info(),
         "matmul_fp32_flops": matmul_flops(),
+        "renderer": "neural (render_tennis_small) for image observations",
+        "load_average_at_start": os.getloadavg()[0],
     }
     single = {}
     for obs_type in ("image", "state"):
@@ -54,6 +57,7 @@ def main() -> None:
             batched.append({"obs_type": obs_type, "batch": batch, "env_steps_per_s": rate["median"]})
             print(f"native vector, {obs_type}, batch {batch}: {rate['median']:.0f} env steps/s")
     result["native_vector"] = batched
+    result["load_average_at_end"] = os.getloadavg()[0]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
