@@ -9,6 +9,7 @@ Writes ``benchmarks/results/pvg.json``:
 
     python benchmarks/pvg.py                      # the shipped checkpoint
     python benchmarks/pvg.py --checkpoint runs/pvg_breakout_small/best.safetensors
+    python benchmarks/pvg.py --env PVG-Tennis-v0 --checkpoint pvg_tennis_small --out benchmarks/results/pvg_tennis.json
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from lge_gym.benchmarking import machine_info, matmul_flops, single_env_rate
 
 @dataclass
 class Args:
+    env: str = "PVG-Breakout-v0"
     checkpoint: str | None = "pvg_breakout_small"
-    preset: str = "small"
+    preset: str | None = None
     batch: int = 64
     steps: int = 10
     single_steps: int = 100
@@ -43,8 +45,9 @@ class Args:
 def parse() -> Args:
     defaults = Args()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default=defaults.env, help="PVG environment ID (PVG-Breakout-v0, PVG-Tennis-v0)")
     parser.add_argument("--checkpoint", default=defaults.checkpoint, help="checkpoint name or path; 'none' for a random model")
-    parser.add_argument("--preset", default=defaults.preset, help="preset of the random model (with --checkpoint none)")
+    parser.add_argument("--preset", default=defaults.preset, help="preset of the random model (with --checkpoint none; default: the game's)")
     parser.add_argument("--batch", type=int, default=defaults.batch, help="rows of the batched measurement")
     parser.add_argument("--steps", type=int, default=defaults.steps, help="batched steps per repeat")
     parser.add_argument("--single-steps", type=int, default=defaults.single_steps, help="single-env steps per repeat")
@@ -71,9 +74,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     kwargs = {"checkpoint": args.checkpoint, "preset": args.preset}
     ceiling = matmul_flops()
-    single = single_env_rate("PVG-Breakout-v0", steps=args.single_steps, repeats=args.repeats, **kwargs)
+    single = single_env_rate(args.env, steps=args.single_steps, repeats=args.repeats, **kwargs)
 
-    venv = gym.make_vec("PVG-Breakout-v0", num_envs=args.batch, vectorization_mode="vector_entry_point", **kwargs)
+    venv = gym.make_vec(args.env, num_envs=args.batch, vectorization_mode="vector_entry_point", **kwargs)
     venv.reset(seed=0)
     venv.action_space.seed(0)
     actions = [venv.action_space.sample() for _ in range(8)]
@@ -101,7 +104,7 @@ def main() -> None:
     venv.close()
     ceiling = statistics.median([ceiling, matmul_flops()])
     result = {
-        "env": "PVG-Breakout-v0",
+        "env": args.env,
         "checkpoint": args.checkpoint,
         "frame_shape": list(model.frame_shape),
         "machine": machine_info(),

@@ -95,16 +95,24 @@ def read_backgrounds(root: str | Path, split: str, size_hw: tuple[int, int], cro
     return out
 
 
-def player_position(frames: np.ndarray, backgrounds: np.ndarray, threshold: float = 60.0, min_pixels: int = 3) -> np.ndarray:
+def player_position(frames: np.ndarray, backgrounds: np.ndarray, threshold: float = 60.0, min_pixels: int = 3,
+                    max_fraction: float = 0.05, side_margin: float = 0.15) -> np.ndarray:  # fmt: skip
     """Near player's ground point (u, v) in frame pixels by background difference; NaN where nothing is found.
 
     frames and backgrounds are uint8 (N, H, W, 3). Pixels whose colour is ``threshold`` (L1 over RGB) or more from
     the static scene are foreground (player, racket, shadow, ball); the player is the column median and the lowest
-    foreground rows (his feet) of the biggest such region, which a ball of a few pixels cannot move.
+    foreground rows (his feet) of the biggest such region, which a ball of a few pixels cannot move. A region
+    under ``min_pixels`` or over ``max_fraction`` of the frame (a generated frame that drifted as a whole) is not a
+    player, and the outer ``side_margin`` of the width on each side (walls only: the engine's near player never
+    stands there, his ground point spans 21-83% of the width) is ignored, so wall artefacts of a generated frame
+    are not taken for him.
     """
     from scipy import ndimage
 
     diff = np.abs(frames.astype(np.int16) - backgrounds.astype(np.int16)).sum(-1) >= threshold
+    margin = int(round(side_margin * frames.shape[2]))
+    diff[:, :, :margin] = False
+    diff[:, :, frames.shape[2] - margin :] = False
     out = np.full((len(frames), 2), np.nan)
     for i, mask in enumerate(diff):
         labels, count = ndimage.label(mask)
@@ -112,7 +120,7 @@ def player_position(frames: np.ndarray, backgrounds: np.ndarray, threshold: floa
             continue
         sizes = ndimage.sum(mask, labels, index=np.arange(1, count + 1))
         best = int(np.argmax(sizes)) + 1
-        if sizes[best - 1] < min_pixels:
+        if not min_pixels <= sizes[best - 1] <= max_fraction * mask.size:
             continue
         rows, cols = np.nonzero(labels == best)
         out[i] = (float(np.median(cols)) + 0.5, float(np.percentile(rows, 90)) + 0.5)
