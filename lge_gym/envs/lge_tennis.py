@@ -17,7 +17,7 @@ from gymnasium.vector import AutoresetMode
 from tensordict import TensorDict
 
 from lge_gym.envs.models import resolve_model
-from lge_gym.envs.tennis_sim import STATE_BOUND
+from lge_gym.envs.tennis_sim import BoundedTennisState
 from lge_gym.envs.world_model_env import (
     InvalidActionError,
     ObsType,
@@ -108,7 +108,7 @@ def _scene_overrides(options: dict[str, Any]) -> list[tuple[slice, Any]]:
     return out
 
 
-class LGETennisTask(Task):
+class LGETennisTask(BoundedTennisState, Task):
     """One or two players of the LGE animation model; rewards from the referee on the generated states.
 
     Each player's text at a step is its command caption while the ball travels towards it (the shot it is about to
@@ -141,23 +141,6 @@ class LGETennisTask(Task):
         self.encoder(
             [command_caption(p, c) for p in PLAYERS for c in self.commands] + [recovery_caption(p) for p in PLAYERS]
         )
-
-    def observation_space(self) -> gym.Space:
-        """As `TennisSim-v0`: the normalised layout state clipped to ``[-STATE_BOUND, STATE_BOUND]``, so a policy
-        trained here runs unchanged in the engine."""
-        space = super().observation_space()
-        state = gym.spaces.Box(-STATE_BOUND, STATE_BOUND, (layout.STATE_SIZE,), np.float32)
-        if self.obs_type == "state":
-            return state
-        if self.obs_type == "both":
-            return gym.spaces.Dict({"image": space["image"], "state": state})
-        return space
-
-    def observe(self, state: TensorDict) -> dict[str, torch.Tensor]:
-        out = super().observe(state)
-        if "state" in out:
-            out["state"] = out["state"].clamp(-STATE_BOUND, STATE_BOUND)
-        return out
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

@@ -19,7 +19,7 @@ from tensordict import TensorDict
 
 from lge_gym.envs.lge_tennis import LGETennisTask, _scene_overrides, _synthesis_module
 from lge_gym.envs.models import resolve_model
-from lge_gym.envs.tennis_sim import STATE_BOUND
+from lge_gym.envs.tennis_sim import STATE_BOUND, BoundedTennisState
 from lge_gym.envs.world_model_env import (
     InvalidActionError,
     ObsType,
@@ -44,7 +44,7 @@ Opponent = str | Callable[[np.ndarray], int]
 """``"prior"`` (the model's learned action prior), ``"random"``, or a policy: normalised state -> action index."""
 
 
-class PETennisTask(Task):
+class PETennisTask(BoundedTennisState, Task):
     """The players of a `PEWorldModel`; rewards from the referee on the generated states.
 
     Args:
@@ -72,22 +72,6 @@ class PETennisTask(Task):
         return opponent
 
     # -- spaces -------------------------------------------------------------------------------------------------
-    def observation_space(self) -> gym.Space:
-        """As `TennisSim-v0` for states: the normalised layout state clipped to ``[-STATE_BOUND, STATE_BOUND]``."""
-        space = super().observation_space()
-        state = gym.spaces.Box(-STATE_BOUND, STATE_BOUND, (layout.STATE_SIZE,), np.float32)
-        if self.obs_type == "state":
-            return state
-        if self.obs_type == "both":
-            return gym.spaces.Dict({"image": space["image"], "state": state})
-        return space
-
-    def observe(self, state: TensorDict) -> dict[str, torch.Tensor]:
-        out = super().observe(state)
-        if "state" in out:
-            out["state"] = out["state"].clamp(-STATE_BOUND, STATE_BOUND)
-        return out
-
     def action_space(self) -> gym.Space:
         if not self.extra_actions:
             return super().action_space()

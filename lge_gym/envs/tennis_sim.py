@@ -24,6 +24,27 @@ ActionType = Literal["command", "target"]
 STATE_BOUND = 8.0
 """Normalised state observations are clipped to [-STATE_BOUND, STATE_BOUND]."""
 
+
+class BoundedTennisState:
+    """Mixin for the `Task` of a learned tennis game: state observations exactly as `TennisSim-v0`'s (the
+    normalised layout state clipped to ``[-STATE_BOUND, STATE_BOUND]``), so a policy trained in the learned game runs
+    unchanged in the engine."""
+
+    def observation_space(self) -> spaces.Space:
+        space = super().observation_space()
+        state = spaces.Box(-STATE_BOUND, STATE_BOUND, (layout.STATE_SIZE,), np.float32)
+        if self.obs_type == "state":
+            return state
+        if self.obs_type == "both":
+            return spaces.Dict({"image": space["image"], "state": state})
+        return space
+
+    def observe(self, state: Any) -> dict[str, Any]:
+        out = super().observe(state)
+        if "state" in out:
+            out["state"] = out["state"].clamp(-STATE_BOUND, STATE_BOUND)
+        return out
+
 KEYMAP: dict[str, int] = {
     "space": 0,  # let the scripted policy choose
     "left": command_index(Command(target="left_corner")),
