@@ -6,7 +6,8 @@ action 0..K-1 when it has none); ``p`` pause, ``r`` reset, ``v`` start/stop reco
 Environments whose class has ``play_kwargs`` are built with them (LGE-Tennis plays with free-text actions). With a
 `gymnasium.spaces.Text` action space, keys choose canned texts that stay in force, and ``Enter`` opens a text box:
 type any action and press ``Enter`` again; ``Tab`` switches the box between your player and the opponent (whose
-text the task reads as ``opponent_text``); ``Esc`` closes the box.
+text the task reads as ``opponent_text``); ``Esc`` closes the box. An environment's ``view_keys`` (pygame key name
+-> function) change the view, not the game: LGE-Tennis moves its camera with them, also while paused.
 
 With no display, play falls back to SDL's dummy video driver (headless): it says so, runs ``--frames`` frames
 with the no-op action and can still record.
@@ -76,9 +77,13 @@ def play(
     window = GameWindow(title=f"lge-gym: {env_id}", scale=scale)
     pygame = window.pygame
     key_codes = {pygame.key.key_code(name): action for name, action in keymap.items()}
+    # View keys (e.g. camera moves) change what is shown, not what the player does; they work while paused too.
+    view_codes = {pygame.key.key_code(name): move for name, move in getattr(env.unwrapped, "view_keys", {}).items()}
     help_line = "keys: " + " ".join(f"{k}={v!r}" for k, v in keymap.items()) + "  p pause  r reset  v rec  q quit"
     if text_mode:
         help_line += "  Enter: type an action (Tab: you/opponent)"
+    if view_codes:
+        help_line += "  camera: " + " ".join(getattr(env.unwrapped, "view_keys", {}))
     print(help_line)
     env.reset(seed=seed)
     frame = env.render()
@@ -105,6 +110,9 @@ def play(
                         held_text = typing
                     print(f"{'opponent' if for_opponent else 'you'}: {typing}")
                     typing = None
+                continue
+            if event.type == pygame.KEYDOWN and event.key in view_codes:
+                view_codes[event.key]()
                 continue
             if text_mode and event.type == pygame.KEYDOWN and event.key == pygame.K_RETURN:
                 typing = ""

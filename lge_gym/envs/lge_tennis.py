@@ -415,6 +415,34 @@ class LGETennisEnv(WorldModelEnv):
             return command_caption("bottom", AUTO)
         return 0
 
+    VIEW_KEYS = {"[": (-1, 0, 0), "]": (1, 0, 0), ";": (0, -1, 0), "'": (0, 1, 0), "-": (0, 0, -1), "=": (0, 0, 1)}
+    """`lge-gym play` camera keys: [ ] orbit, ; ' tilt, - = zoom (steps of `world_models.pe.views`)."""
+
+    @property
+    def view_keys(self) -> dict[str, Any]:
+        """pygame key name -> a function moving the camera (a view change, not a game action)."""
+        from world_models.pe.views import PITCH_STEP, YAW_STEP, ZOOM_STEP
+
+        def mover(yaw: int, pitch: int, zoom: int):
+            return lambda: self.move_camera(yaw * YAW_STEP, pitch * PITCH_STEP, zoom * ZOOM_STEP)
+
+        return {key: mover(*step) for key, step in self.VIEW_KEYS.items()}
+
+    def move_camera(self, yaw: float = 0.0, pitch: float = 0.0, zoom: float = 0.0) -> None:
+        """Orbit the camera by ``yaw`` radians about the court point it looks at, tilt it by ``pitch`` radians and
+        zoom by ``exp(zoom)``, mid-point: the generated states keep the new camera (later windows inherit it)."""
+        from world_models.pe.views import move_camera
+
+        state = self.world.state
+        if state is None:
+            raise RuntimeError("call reset() before move_camera()")
+        moved = move_camera(self.layout_state(), yaw, pitch, zoom)
+        for name in ("camera.intrinsics", "camera.rotation", "camera.translation"):
+            piece = layout.SLICES[name]
+            value = torch.as_tensor(moved[piece], dtype=state["window"].dtype, device=state["window"].device)
+            state["window"][..., piece] = value
+            state["history"][..., piece] = value
+
     def layout_state(self) -> np.ndarray:
         """The current generated flat layout state in metres and radians (unclipped; what the referee reads)."""
         if self.world.state is None:

@@ -110,3 +110,19 @@ def test_synthesis_module_draws_the_generated_states():
     assert psnr > 20, psnr
     with pytest.raises(ValueError, match="renderer must be"):
         gym.make("LGE-Tennis-v0", renderer="nerf", **FAST)
+
+
+def test_camera_moves_mid_point_and_stays():
+    """`move_camera` (the play window's camera keys) changes the view of the generated states, and windows
+    generated later keep the new camera."""
+    from world_models.engines.tennis import layout
+
+    env = gym.make("LGE-Tennis-v0", obs_type="image", **FAST)
+    before, _ = env.reset(seed=0)
+    env.unwrapped.move_camera(yaw=0.3, pitch=0.1, zoom=0.2)
+    camera = env.unwrapped.layout_state()[layout.SLICES["camera.translation"]].copy()
+    for _ in range(20):  # past the end of the first window: new windows are generated from the moved states
+        obs, *_ = env.step(0)
+    assert np.allclose(env.unwrapped.layout_state()[layout.SLICES["camera.translation"]], camera, atol=1e-5)
+    assert np.abs(obs.astype(int) - before).mean() > 5
+    assert set(env.unwrapped.view_keys) == {"[", "]", ";", "'", "-", "="}

@@ -39,3 +39,10 @@ def test_discrete_keys_and_pause(monkeypatch):
     _script(monkeypatch, [[key(pygame.K_p)], [], [key(pygame.K_p)], [key(pygame.K_r)]])
     summary = play("Toy-v0", frames=6, seed=0)
     assert summary["frames"] == 6 and summary["episodes"] == 1
+
+
+def test_view_keys_move_the_camera(monkeypatch, capsys):
+    _script(monkeypatch, [[key(pygame.K_RIGHTBRACKET)], [key(pygame.K_p)], [key(pygame.K_EQUALS)]])
+    summary = play("LGE-Tennis-v0", env_kwargs=FAST, frames=4, seed=0)
+    assert "camera: [ ] ; ' - =" in capsys.readouterr().out
+    assert summary["frames"] == 4
