@@ -19,6 +19,7 @@ import torch
 
 import lge_gym  # noqa: F401 - registers the IDs
 from lge_gym.benchmarking import machine_info, matmul_flops, single_env_rate, vector_env_rate
+from world_models.core.device import resolve_device
 
 
 def main() -> None:
@@ -28,17 +29,18 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=150, help="single-env steps per repeat")
     parser.add_argument("--repeats", type=int, default=3, help="repeats (medians are reported)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--device", default="cpu", help="torch device of the model (cpu, cuda, auto)")
     parser.add_argument("--out", default="benchmarks/results/lge.json", help="JSON output")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    kwargs = {"checkpoint": args.checkpoint}
+    kwargs = {"checkpoint": args.checkpoint, "device": args.device}
     result = {
         "benchmark": "lge",
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "command": "python benchmarks/lge.py " + " ".join(
             f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in vars(args).items()),
         "machine": machine_info(),
-        "matmul_fp32_flops": matmul_flops(),
+        "matmul_fp32_flops": matmul_flops(device=resolve_device(args.device)),
         "renderer": "neural (render_tennis_small) for image observations",
         "load_average_at_start": os.getloadavg()[0],
     }

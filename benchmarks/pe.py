@@ -20,6 +20,7 @@ import torch
 
 import lge_gym  # noqa: F401 - registers the IDs
 from lge_gym.benchmarking import machine_info, matmul_flops, single_env_rate, vector_env_rate
+from world_models.core.device import resolve_device
 
 
 def main() -> None:
@@ -29,10 +30,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100, help="single-env steps per repeat")
     parser.add_argument("--repeats", type=int, default=5, help="repeats (medians are reported)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--device", default="cpu", help="torch device of the model (cpu, cuda, auto)")
     parser.add_argument("--out", default="benchmarks/results/pe.json", help="JSON output")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    kwargs = {"checkpoint": args.checkpoint}
+    kwargs = {"checkpoint": args.checkpoint, "device": args.device}
     result = {
         "benchmark": "pe",
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -41,7 +43,7 @@ def main() -> None:
         "threads": args.threads,
         "load_average_before": list(os.getloadavg()),
         "machine": machine_info(),
-        "matmul_fp32_flops": matmul_flops(),
+        "matmul_fp32_flops": matmul_flops(device=resolve_device(args.device)),
     }
     single = {}
     for obs_type in ("image", "state"):

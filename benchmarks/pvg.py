@@ -26,7 +26,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import lge_gym  # noqa: F401 - registers the IDs
-from lge_gym.benchmarking import machine_info, matmul_flops, single_env_rate
+from lge_gym.benchmarking import machine_info, matmul_flops, single_env_rate, synchronize
+from world_models.core.device import resolve_device
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Args:
     single_steps: int = 100
     repeats: int = 5
     threads: int = 2
+    device: str = "cpu"
     out: str = "benchmarks/results/pvg.json"
 
 
@@ -53,6 +55,7 @@ def parse() -> Args:
     parser.add_argument("--single-steps", type=int, default=defaults.single_steps, help="single-env steps per repeat")
     parser.add_argument("--repeats", type=int, default=defaults.repeats, help="repeats (the median is reported)")
     parser.add_argument("--threads", type=int, default=defaults.threads, help="torch threads")
+    parser.add_argument("--device", default=defaults.device, help="torch device of the model (cpu, cuda, auto)")
     parser.add_argument("--out", default=defaults.out, help="JSON output")
     args = Args(**vars(parser.parse_args()))
     if args.checkpoint and args.checkpoint.lower() == "none":
@@ -60,11 +63,13 @@ def parse() -> Args:
     return args
 
 
-def _median_seconds(run, repeats: int) -> float:
+def _median_seconds(run, repeats: int, device: torch.device) -> float:
     times = []
     for _ in range(repeats):
+        synchronize(device)
         start = time.perf_counter()
         run()
+        synchronize(device)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -72,8 +77,9 @@ def _median_seconds(run, repeats: int) -> float:
 def main() -> None:
     args = parse()
     torch.set_num_threads(args.threads)
-    kwargs = {"checkpoint": args.checkpoint, "preset": args.preset}
-    ceiling = matmul_flops()
+    device = resolve_device(args.device)
+    kwargs = {"checkpoint": args.checkpoint, "preset": args.preset, "device": device}
+    ceiling = matmul_flops(device=device)
     single = single_env_rate(args.env, steps=args.single_steps, repeats=args.repeats, **kwargs)
 
     venv = gym.make_vec(args.env, num_envs=args.batch, vectorization_mode="vector_entry_point", **kwargs)
@@ -82,7 +88,7 @@ def main() -> None:
     actions = [venv.action_space.sample() for _ in range(8)]
     model = venv.unwrapped.model
     world = venv.unwrapped.world
-    action = torch.as_tensor(actions[0]).reshape(-1, 1)
+    action = torch.as_tensor(actions[0], device=device).reshape(-1, 1)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model.step(world.state, action, generator=world.generator)
     flops = counter.get_total_flops()
@@ -99,13 +105,14 @@ def main() -> None:
 
     vector_steps()  # warm-up
     model_steps()
-    vector_time = _median_seconds(vector_steps, args.repeats) / args.steps
-    model_time = _median_seconds(model_steps, args.repeats) / args.steps
+    vector_time = _median_seconds(vector_steps, args.repeats, device) / args.steps
+    model_time = _median_seconds(model_steps, args.repeats, device) / args.steps
     venv.close()
-    ceiling = statistics.median([ceiling, matmul_flops()])
+    ceiling = statistics.median([ceiling, matmul_flops(device=device)])
     result = {
         "env": args.env,
         "checkpoint": args.checkpoint,
+        "device": str(device),
         "frame_shape": list(model.frame_shape),
         "machine": machine_info(),
         "matmul_flops_per_s": ceiling,

@@ -58,15 +58,27 @@ def vector_env_rate(
     return {k: v * num_envs for k, v in rates.items()}
 
 
-def matmul_flops(size: int = 1024, repeats: int = 10, dtype: torch.dtype = torch.float32) -> float:
-    """Median fp32 FLOP/s of a square matrix multiply on this machine (the ceiling benchmarks compare with)."""
-    a = torch.randn(size, size, dtype=dtype)
-    b = torch.randn(size, size, dtype=dtype)
+def synchronize(device: str | torch.device) -> None:
+    """Wait for queued GPU work, so that wall-clock timers measure it (a no-op on the CPU)."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_flops(
+    size: int | None = None, repeats: int = 10, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"
+) -> float:
+    """Median FLOP/s of a square matrix multiply on ``device`` (the ceiling benchmarks compare with; default size
+    1024 on the CPU, 8192 on a GPU, whose small products do not fill it)."""
+    size = size or (8192 if torch.device(device).type == "cuda" else 1024)
+    a = torch.randn(size, size, dtype=dtype, device=device)
+    b = torch.randn(size, size, dtype=dtype, device=device)
     a @ b
     times = []
     for _ in range(repeats):
+        synchronize(device)
         start = time.perf_counter()
         a @ b
+        synchronize(device)
         times.append(time.perf_counter() - start)
     return 2 * size**3 / statistics.median(times)
 
@@ -82,4 +94,6 @@ def machine_info() -> dict[str, Any]:
         "numpy": np.__version__,
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "tf32_matmul": torch.backends.cuda.matmul.allow_tf32 if torch.cuda.is_available() else None,
     }

@@ -44,13 +44,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         "tiny2p": ToyConfig(num_players=2, num_actions=3),
     },
     # LGE animation model. `paper` follows the published transformer scale; `small` is the CPU-trained shipped
-    # model (25 fps like the engine and its referee, 32-frame windows = 1.28 s); `tiny` is for tests.
+    # model (25 fps like the engine and its referee, 32-frame windows = 1.28 s; the acceleration loss against
+    # ball jitter); `tiny` is for tests.
     "lge": {
         "tiny": LGEConfig(window=8, context=2, d_model=32, layers=1, heads=2, mlp_ratio=2, diffusion_steps=100,
                           sample_steps=4),
-        "small": LGEConfig(window=32, context=8, frame_stride=1, sample_steps=32),
+        "small": LGEConfig(window=32, context=8, frame_stride=1, sample_steps=32, acceleration_weight=2.0),
         "paper": LGEConfig(window=32, context=8, frame_stride=1, d_model=512, layers=12, heads=8, sample_steps=25,
-                           text_dim=768),
+                           text_dim=768, acceleration_weight=2.0),
     },
     # PVG: `paper` is the published Breakout model (3,138,659 parameters without the reward/termination heads);
     # `paper_bair` and `paper_tennis` are the other published sizes (used by the checkpoint converter);
@@ -187,7 +188,8 @@ def warm_start(
     The optimizer state is not in a release checkpoint: the caller starts a fresh one.
     """
     source, header, extras = load_model(path, family=model.family)
-    ignore = getattr(type(model.config), "SAMPLER_FIELDS", ())  # sampling settings: the weights do not depend on them
+    # Sampling and loss settings: the weights do not depend on them, and a continued run may change them.
+    ignore = getattr(type(model.config), "SAMPLER_FIELDS", ()) + getattr(type(model.config), "LOSS_FIELDS", ())
     mine = {k: v for k, v in config_to_dict(model.config).items() if k not in ignore}
     if {k: v for k, v in config_to_dict(source.config).items() if k not in ignore} != mine:
         raise CheckpointError(

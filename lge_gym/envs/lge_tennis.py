@@ -300,7 +300,7 @@ def _engine_start_states() -> torch.Tensor:
     return torch.stack([torch.as_tensor(generate(12345, i, render=False).vectors()[0]) for i in range(4)])
 
 
-def _synthesis_module(renderer: str | os.PathLike, device: str) -> torch.nn.Module | None:
+def _synthesis_module(renderer: str | os.PathLike, device: torch.device) -> torch.nn.Module | None:
     """The renderer named by an env's ``renderer`` argument: "neural" (the shipped synthesis module), "engine"
     (None: the engine's rasteriser) or a path to a renderer checkpoint."""
     if renderer == "engine":
@@ -320,7 +320,7 @@ def _task(
     model, _, _ = resolve_model("lge", checkpoint, preset=preset, device=device)
     if len(model.start_states) == 0:
         model.set_start_states(_engine_start_states())  # a randomly initialised model (tests)
-    model.set_renderer(_synthesis_module(renderer, device))
+    model.set_renderer(_synthesis_module(renderer, model.device))
     return LGETennisTask(model, obs_type=obs_type, action_type=action_type, controlled=controlled,
                          opponent=opponent, text_encoder=text_encoder)  # fmt: skip
 
@@ -360,10 +360,10 @@ class LGETennisEnv(WorldModelEnv):
     Terminates when the referee decides the point; truncated after 750 steps (30 s at 25 fps).
 
     ## Arguments
-    `obs_type`, `action_type`, `render_mode`, `checkpoint` (default: the shipped `lge_tennis_small`; None gives a
-    random `preset` model for tests), `preset`, `device`, `opponent`, `text_encoder` (a local Hugging Face folder),
-    `renderer` (`"neural"`: the shipped synthesis module; `"engine"`: the engine's rasteriser; or a renderer
-    checkpoint file).
+    `obs_type`, `action_type`, `render_mode`, `checkpoint` (default: the shipped `lge_tennis_small`; None gives a random
+    `preset` model for tests), `preset`, `device` ("auto": the GPU when there is one), `opponent`, `text_encoder` (a
+    local Hugging Face folder), `renderer` (`"neural"`: the shipped synthesis module; `"engine"`: the engine's
+    rasteriser; or a renderer checkpoint file).
 
     ## Version history
     v0: initial version.
@@ -376,7 +376,7 @@ class LGETennisEnv(WorldModelEnv):
         render_mode: str | None = None,
         checkpoint: Any = DEFAULT_CHECKPOINT,
         preset: str = "tiny",
-        device: str = "cpu",
+        device: str = "auto",
         opponent: str | None = None,
         text_encoder: str | None = None,
         renderer: str = "neural",
@@ -471,7 +471,7 @@ class LGETennisVectorEnv(WorldModelVectorEnv):
         action_type: str = "command",
         checkpoint: Any = DEFAULT_CHECKPOINT,
         preset: str = "tiny",
-        device: str = "cpu",
+        device: str = "auto",
         opponent: str | None = None,
         text_encoder: str | None = None,
         max_episode_steps: int | None = None,
@@ -498,7 +498,7 @@ class LGETennisParallelEnv(WorldModelParallelEnv):
         render_mode: str | None = None,
         checkpoint: Any = DEFAULT_CHECKPOINT,
         preset: str = "tiny",
-        device: str = "cpu",
+        device: str = "auto",
         text_encoder: str | None = None,
         max_episode_steps: int | None = 750,
         renderer: str = "neural",

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from world_models.core.device import resolve_device
 from world_models.core.interface import WorldModel
 from world_models.zoo import build_model, load_model, shipped_checkpoint
 
@@ -16,15 +17,16 @@ def resolve_model(
     checkpoint: str | os.PathLike | None,
     *,
     preset: str = "tiny",
-    device: str | torch.device = "cpu",
+    device: str | torch.device = "auto",
     init_seed: int = 0,
 ) -> tuple[WorldModel, dict[str, Any], dict[str, torch.Tensor]]:
     """``(model, header, extras)`` for an environment.
 
     ``checkpoint`` is a path to a ``.safetensors`` checkpoint, the name of one shipped in the package, or ``None``
     for a randomly initialised model of ``preset`` (weights drawn from ``init_seed``, so every process builds the
-    same random model; for tests and benchmarks of the plumbing).
+    same random model; for tests and benchmarks of the plumbing). ``device="auto"`` is the GPU when there is one.
     """
+    device = resolve_device(device)
     if checkpoint is None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(init_seed)

@@ -237,7 +237,7 @@ def _task(checkpoint, preset, device, obs_type, controlled, opponent, renderer, 
     model, _, _ = resolve_model("pe", checkpoint, preset=preset, device=device)
     if len(model.start_contexts) == 0:
         model.set_start(*_engine_start(context_frames(model.config)))
-    model.set_renderer(_synthesis_module(renderer, device))
+    model.set_renderer(_synthesis_module(renderer, model.device))
     return PETennisTask(model, obs_type=obs_type, controlled=controlled, opponent=opponent,
                         extra_actions=extra_actions)  # fmt: skip
 
@@ -283,10 +283,10 @@ class PETennisEnv(WorldModelEnv):
     Terminates when the referee decides the point; truncated after 150 steps (30 s at 5 fps).
 
     ## Arguments
-    `obs_type`, `render_mode`, `checkpoint` (default: the shipped `pe_tennis_small`; None gives a random `preset`
-    model for tests), `preset`, `device`, `opponent` (`"prior"`, `"random"` or a callable: normalised state ->
-    action), `renderer` (`"neural"`: the shipped synthesis module; `"engine"`: the engine's rasteriser; or a
-    renderer checkpoint file), `extra_actions` (camera and style action components).
+    `obs_type`, `render_mode`, `checkpoint` (default: the shipped `pe_tennis_small`; None gives a random `preset` model
+    for tests), `preset`, `device` ("auto": the GPU when there is one), `opponent` (`"prior"`, `"random"` or a callable:
+    normalised state -> action), `renderer` (`"neural"`: the shipped synthesis module; `"engine"`: the engine's
+    rasteriser; or a renderer checkpoint file), `extra_actions` (camera and style action components).
 
     ## Version history
     v0: initial version.
@@ -298,7 +298,7 @@ class PETennisEnv(WorldModelEnv):
         render_mode: str | None = None,
         checkpoint: Any = DEFAULT_CHECKPOINT,
         preset: str = "tiny",
-        device: str = "cpu",
+        device: str = "auto",
         opponent: Opponent = "prior",
         renderer: str = "neural",
         extra_actions: bool = False,
@@ -350,7 +350,7 @@ class PETennisVectorEnv(WorldModelVectorEnv):
         obs_type: ObsType = "image",
         checkpoint: Any = DEFAULT_CHECKPOINT,
         preset: str = "tiny",
-        device: str = "cpu",
+        device: str = "auto",
         opponent: Opponent = "prior",
         renderer: str = "neural",
         extra_actions: bool = False,
@@ -374,7 +374,7 @@ class PETennisParallelEnv(WorldModelParallelEnv):
         render_mode: str | None = None,
         checkpoint: Any = DEFAULT_CHECKPOINT,
         preset: str = "tiny",
-        device: str = "cpu",
+        device: str = "auto",
         renderer: str = "neural",
         max_episode_steps: int | None = 150,
     ) -> None:

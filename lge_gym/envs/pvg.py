@@ -115,7 +115,7 @@ class PVGEnv(WorldModelEnv):
         render_mode: str | None = None,
         checkpoint: Any = "shipped",
         preset: str | None = None,
-        device: str = "cpu",
+        device: str = "auto",
         obs_type: ObsType = "image",
     ) -> None:
         if obs_type != "image":
@@ -139,7 +139,7 @@ class PVGVectorEnv(WorldModelVectorEnv):
         num_envs: int = 1,
         checkpoint: Any = "shipped",
         preset: str | None = None,
-        device: str = "cpu",
+        device: str = "auto",
         max_episode_steps: int | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         render_mode: str | None = None,
@@ -186,8 +186,9 @@ class PVGBreakoutEnv(PVGEnv):
     `max_episode_steps` (1000 when made with `gymnasium.make`).
 
     ## Arguments
-    `render_mode` ("human" or "rgb_array"), `checkpoint` (default ``"shipped"``: ``pvg_breakout_small``;
-    a path; or None for a random model of `preset`), `preset` (with ``checkpoint=None``; default ``small``), `device`.
+    `render_mode` ("human" or "rgb_array"), `checkpoint` (default ``"shipped"``: ``pvg_breakout_small``; a path; or None
+    for a random model of `preset`), `preset` (with ``checkpoint=None``; default ``small``), `device` ("auto": the GPU
+    when there is one).
 
     ## Version history
     v0: initial version (small preset trained on CPU).
@@ -236,8 +237,9 @@ class PVGTennisEnv(PVGEnv):
     when made with `gymnasium.make`, 50 s at 5 fps).
 
     ## Arguments
-    `render_mode` ("human" or "rgb_array"), `checkpoint` (default ``"shipped"``: ``pvg_tennis_small``; a path; or
-    None for a random model of `preset`), `preset` (with ``checkpoint=None``; default ``small_tennis``), `device`.
+    `render_mode` ("human" or "rgb_array"), `checkpoint` (default ``"shipped"``: ``pvg_tennis_small``; a path; or None
+    for a random model of `preset`), `preset` (with ``checkpoint=None``; default ``small_tennis``), `device` ("auto":
+    the GPU when there is one).
 
     ## Version history
     v0: initial version (small_tennis preset trained on CPU).

@@ -49,7 +49,8 @@ class ToyEnv(WorldModelEnv):
     Termination is drawn from the untrained termination head (a few percent per step); truncation after 200 steps.
 
     ## Arguments
-    `obs_type`, `render_mode`, `checkpoint` (None: random weights; or a toy checkpoint path), `preset`, `device`.
+    `obs_type`, `render_mode`, `checkpoint` (None: random weights; or a toy checkpoint path), `preset`, `device`
+    ("auto": the GPU when there is one).
 
     ## Version history
     v0: initial version.
@@ -61,7 +62,7 @@ class ToyEnv(WorldModelEnv):
         render_mode: str | None = None,
         checkpoint: Any = None,
         preset: str = "tiny",
-        device: str = "cpu",
+        device: str = "auto",
     ) -> None:
         super().__init__(_toy_task(obs_type, preset, checkpoint, device, (0,)), render_mode=render_mode)
 
@@ -75,7 +76,7 @@ class ToyVectorEnv(WorldModelVectorEnv):
         obs_type: ObsType = "image",
         checkpoint: Any = None,
         preset: str = "tiny",
-        device: str = "cpu",
+        device: str = "auto",
         max_episode_steps: int | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         render_mode: str | None = None,
@@ -109,7 +110,8 @@ class ToyDuelEnv(ToyEnv):
     Drawn from the untrained termination head; truncation after 200 steps.
 
     ## Arguments
-    `obs_type`, `render_mode`, `checkpoint`, `preset` (default ``"tiny2p"``), `device`.
+    `obs_type`, `render_mode`, `checkpoint`, `preset` (default ``"tiny2p"``), `device` ("auto": the GPU when there is
+    one).
 
     ## Version history
     v0: initial version.
@@ -121,7 +123,7 @@ class ToyDuelEnv(ToyEnv):
         render_mode: str | None = None,
         checkpoint: Any = None,
         preset: str = "tiny2p",
-        device: str = "cpu",
+        device: str = "auto",
     ) -> None:
         super().__init__(obs_type, render_mode, checkpoint, preset, device)
 
@@ -144,7 +146,7 @@ class ToyDuelParallelEnv(WorldModelParallelEnv):
         render_mode: str | None = None,
         checkpoint: Any = None,
         preset: str = "tiny2p",
-        device: str = "cpu",
+        device: str = "auto",
         max_episode_steps: int | None = 200,
     ) -> None:
         task = _toy_task(obs_type, preset, checkpoint, device, (0, 1))

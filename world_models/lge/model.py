@@ -66,7 +66,9 @@ class AnimationModel(nn.Module):
         """Training loss of a batch of windows of object features ``(B, T, 3, F)`` (unstandardised)."""
         x0 = self.standardise(objects)
         cond = Conditioning(x0, known, text, text_on, surface)
-        return training_loss(self.network, self.alpha_bar, x0, cond, self.loss_weight, generator)
+        c = self.config
+        return training_loss(self.network, self.alpha_bar, x0, cond, self.loss_weight, generator,
+                             velocity_weight=c.velocity_weight, acceleration_weight=c.acceleration_weight)  # fmt: skip
 
     @torch.no_grad()
     def generate(

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from world_models.core.checkpoint import load_training_state, save_training_state
 from world_models.core.config import config_to_dict
+from world_models.core.device import resolve_device, training_generators
 from world_models.core.ema import ParameterAverage
 from world_models.lge.data import (
     StateSequences,
@@ -51,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--save-minutes", type=float, default=5.0, help="minutes between resume saves and exports")
     parser.add_argument("--text-encoder", default=None, help="local Hugging Face encoder folder (default: MiniLM)")
-    parser.add_argument("--device", default="cpu", help="torch device")
+    parser.add_argument("--device", default="auto", help="torch device (auto: the GPU when there is one)")
     parser.add_argument(
         "--ema", type=float, default=0.999, help="decay of the parameter average that is exported (0: last weights)"
     )
@@ -101,10 +102,11 @@ def run(args: argparse.Namespace) -> int:
     config = preset("lge", args.preset)
     train, held_out, table = _data(args, config.frame_stride, run_dir)
     sampler = WindowSampler(train, table, config)
-    model = LGEWorldModel(config).to(args.device)
+    device = resolve_device(args.device)
+    model = LGEWorldModel(config).to(device)
     animation = model.animation
     optimizer = torch.optim.AdamW(animation.parameters(), lr=args.lr, weight_decay=0.01)
-    generator = torch.Generator().manual_seed(args.seed)
+    generator, data_generator = training_generators(args.seed, device)  # diffusion noise; batches
     resume = run_dir / "resume.pt"
     step = 0
     warm_from: dict = {}
@@ -114,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
+        if data_generator is not generator and "data_generator" in state:
+            data_generator.set_state(state["data_generator"])
         step = int(state["step"])
         warm_from = dict(state.get("warm_from", {}))
         runs = list(state.get("runs", []))
@@ -122,8 +126,8 @@ def run(args: argparse.Namespace) -> int:
         step, warm_from = warm_start(model, checkpoint_path(args.init))
         print(f"initialised from {args.init} (step {step}); fresh optimizer")
     else:
-        stats = torch.cat([sampler.batch(256, generator)["objects"] for _ in range(8)])
-        animation.set_statistics(stats)
+        stats = torch.cat([sampler.batch(256, data_generator)["objects"] for _ in range(8)])
+        animation.set_statistics(stats.to(device))
     model.set_start_states(start_states_of(held_out))
     # Started after any warm start, so the average begins at the loaded weights.
     average = ParameterAverage(model, decay=args.ema)
@@ -145,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
 
     def save() -> None:
         save_training_state(resume, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                     "generator": generator.get_state(), "step": step,
+                                     "generator": generator.get_state(),
+                                     "data_generator": data_generator.get_state(), "step": step,
                                      "config": config_to_dict(config),
                                      "average": average.state_dict(), "warm_from": warm_from,
                                      "runs": runs})  # fmt: skip
@@ -169,13 +174,12 @@ def run(args: argparse.Namespace) -> int:
             lr = args.lr * min(1.0, (step - warm_origin + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            batch = sampler.batch(args.batch_size, generator)
-            known = random_known_mask(args.batch_size, config, generator)
-            text_on = torch.rand(args.batch_size, 1, 2, generator=generator) >= config.text_dropout
+            batch = sampler.batch(args.batch_size, data_generator)
+            known = random_known_mask(args.batch_size, config, data_generator)
+            text_on = torch.rand(args.batch_size, 1, 2, generator=data_generator) >= config.text_dropout
             text_on = text_on.expand(-1, config.window, -1)
-            loss = animation.loss(batch["objects"].to(args.device), known.to(args.device),
-                                  batch["text"].to(args.device), text_on.to(args.device),
-                                  batch["surface"].to(args.device), generator)  # fmt: skip
+            loss = animation.loss(batch["objects"].to(device), known.to(device), batch["text"].to(device),
+                                  text_on.to(device), batch["surface"].to(device), generator)  # fmt: skip
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(animation.parameters(), 1.0)

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from world_models.core.checkpoint import load_training_state, save_training_state
 from world_models.core.config import config_to_dict
+from world_models.core.device import resolve_device, training_generators
 from world_models.pe.data import (
     WindowSampler,
     context_frames,
@@ -53,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=None, help="stop (saving) after this many minutes")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--save-minutes", type=float, default=3.0, help="minutes between resume saves and exports")
-    parser.add_argument("--device", default="cpu", help="torch device")
+    parser.add_argument("--device", default="auto", help="torch device (auto: the GPU when there is one)")
     parser.add_argument("--init", default=None,
                         help="release checkpoint (path or shipped name) to continue from when the run folder has no "
                         "resume state: weights and step are taken from it, optimizers start afresh")  # fmt: skip
@@ -140,11 +141,12 @@ def run(args: argparse.Namespace) -> int:
     steps = args.steps or config.max_steps
     train, held_out = _data(args, run_dir)
     sampler = WindowSampler(strided(train, config.frame_stride), config.sequence_length_end)
-    model = PEWorldModel(config).to(args.device)
-    trainer = Trainer(model).to(args.device)
+    device = resolve_device(args.device)
+    model = PEWorldModel(config).to(device)
+    trainer = Trainer(model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.5, 0.999))
     d_optimizer = torch.optim.Adam(trainer.discriminators.parameters(), lr=config.lr, betas=(0.5, 0.999))
-    generator = torch.Generator().manual_seed(args.seed)
+    generator, data_generator = training_generators(args.seed, device)  # Gumbel and direction noise; batches
     resume = run_dir / "resume.pt"
     step, warm_from = 0, {}
     if resume.is_file():
@@ -153,6 +155,8 @@ def run(args: argparse.Namespace) -> int:
         optimizer.load_state_dict(state["optimizer"])
         d_optimizer.load_state_dict(state["d_optimizer"])
         generator.set_state(state["generator"])
+        if data_generator is not generator and "data_generator" in state:
+            data_generator.set_state(state["data_generator"])
         step = int(state["step"])
         print(f"resumed {run_dir} at step {step}")
     elif args.init:
@@ -174,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     def save() -> None:
         save_training_state(resume, {"trainer": trainer.state_dict(), "optimizer": optimizer.state_dict(),
                                      "d_optimizer": d_optimizer.state_dict(), "generator": generator.get_state(),
-                                     "step": step, "config": config_to_dict(config)})  # fmt: skip
+                                     "data_generator": data_generator.get_state(), "step": step, "config": config_to_dict(config)})  # fmt: skip
         save_model(run_dir / "pe", model, info=dict(info, steps=step), extras=model.extras())
 
     stop = []
@@ -193,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
             if args.minutes is not None and time.monotonic() - started > 60 * args.minutes:
                 break
             length = sequence_length(config, step)
-            states = sampler.batch(config.batch_size, length, generator).to(args.device)
+            states = sampler.batch(config.batch_size, length, data_generator).to(device)
             terms = trainer.step(states, generator, optimizer, d_optimizer)
             step += 1
             ema = {k: v if k not in ema else 0.98 * ema[k] + 0.02 * v for k, v in terms.items()}

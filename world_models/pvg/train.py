@@ -24,6 +24,7 @@ import torch
 
 from world_models.core.checkpoint import load_training_state, save_training_state
 from world_models.core.config import config_from_dict, config_to_dict
+from world_models.core.device import resolve_device, training_generators
 from world_models.data.pvg_format import SequenceSampler, read_info, read_split
 from world_models.pvg.config import PVGConfig
 from world_models.pvg.losses import MutualInformation, training_losses
@@ -48,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=None, help="train until this total step (default: config max_steps)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the training generator")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    parser.add_argument("--device", default="cpu", help="torch device")
+    parser.add_argument("--device", default="auto", help="torch device (auto: the GPU when there is one)")
     parser.add_argument("--save-minutes", type=float, default=5.0, help="minutes between resume-state saves")
     parser.add_argument("--sample-every", type=int, default=500, help="steps between sample strips and videos")
     parser.add_argument("--max-videos", type=int, default=None, help="read at most this many training videos")
@@ -161,15 +162,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         config = config_from_args(args)
     total_steps = args.steps if args.steps is not None else config.max_steps
-    device = torch.device(args.device)
+    device = resolve_device(args.device)
 
     model = PVGModel(config).to(device)
     mi = MutualInformation(config.num_actions, config.mi_smoothing, config.mi_entropy_weight).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    generator = torch.Generator(device=device)  # model draws (Gumbel noise, direction samples)
-    generator.manual_seed(args.seed)
-    # Batches are drawn on the CPU; on CPU one generator serves both (and resume states stay compatible).
-    data_generator = generator if device.type == "cpu" else torch.Generator().manual_seed(args.seed + 1)
+    # Model draws (Gumbel noise, direction samples) on the device, batches on the CPU.
+    generator, data_generator = training_generators(args.seed, device)
     step, best = 0, -1.0
     if resume is not None:
         model.load_state_dict(resume["model"])

@@ -23,6 +23,7 @@ import torch
 
 from world_models.core.checkpoint import load_training_state, save_training_state
 from world_models.core.config import config_from_dict, config_to_dict
+from world_models.core.device import resolve_device
 from world_models.engines.tennis import layout
 from world_models.layers.ssim import ssim
 from world_models.render import rays as R
@@ -58,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=None, help="stop after this many minutes of this session")
     parser.add_argument("--seed", type=int, default=0, help="seed of the training generator")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--device", default="cpu", help="torch device")
+    parser.add_argument("--device", default="auto", help="torch device (auto: the GPU when there is one)")
     parser.add_argument("--save-minutes", type=float, default=3.0, help="minutes between resume-state saves")
     parser.add_argument("--sample-every", type=int, default=500, help="steps between sample images and validation")
     parser.add_argument("--max-sequences", type=int, default=None, help="read at most this many training sequences")
@@ -193,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
     state_path = run_dir / "state.pt"
     resume = load_training_state(state_path) if state_path.is_file() else None
     config = config_from_dict(RendererConfig, resume["config"]) if resume else config_from_args(args)
-    device = torch.device(args.device)
+    device = resolve_device(args.device)
     model = TennisRenderer(config).to(device)
     textures = {id(p) for p in model.texture_parameters()}
     optimizer = torch.optim.Adam([

@@ -1,5 +1,7 @@
 """The LGE animation model on its real code path with the tiny preset."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -56,6 +58,40 @@ def test_training_lowers_loss(data):
         value.backward()
         optimizer.step()
     assert loss().item() < 0.7 * first
+
+
+def test_acceleration_term_penalises_jitter(data):
+    """The acceleration loss is part of the objective when its weight is set (and scales with it)."""
+    model = _model()
+    c = model.config
+    sampler = WindowSampler(data, torch.randn(len(data.captions), c.text_dim), c)
+    g = torch.Generator().manual_seed(0)
+    batch = sampler.batch(8, g)
+    known = random_known_mask(8, c, g)
+    text_on = torch.ones(8, c.window, 2, dtype=torch.bool)
+    model.animation.set_statistics(batch["objects"])
+
+    def loss(weight: float) -> float:
+        c.acceleration_weight = weight
+        with torch.no_grad():
+            return model.animation.loss(batch["objects"], known, batch["text"], text_on, batch["surface"],
+                                        torch.Generator().manual_seed(1)).item()  # fmt: skip
+
+    assert loss(1.0) > loss(0.0) + 1e-3
+    assert loss(2.0) - loss(0.0) == pytest.approx(2 * (loss(1.0) - loss(0.0)), rel=1e-4)
+
+
+def test_warm_start_may_change_loss_and_sampler_settings_only(tmp_path):
+    from world_models.core.checkpoint import CheckpointError
+    from world_models.zoo import warm_start
+
+    save_model(tmp_path / "m", _model(), info={"steps": 7})
+    other = _model()
+    other.config.acceleration_weight, other.config.sample_steps = 3.0, 5
+    assert warm_start(other, tmp_path / "m.safetensors")[0] == 7
+    wider = build_model("lge", dataclasses.replace(other.config, d_model=64))
+    with pytest.raises(CheckpointError, match="another config"):
+        warm_start(wider, tmp_path / "m.safetensors")
 
 
 def test_generation_keeps_known_entries_and_is_seeded(points):
