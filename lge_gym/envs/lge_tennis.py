@@ -416,12 +416,12 @@ class LGETennisEnv(WorldModelEnv):
         return 0
 
     VIEW_KEYS = {"[": (-1, 0, 0), "]": (1, 0, 0), ";": (0, -1, 0), "'": (0, 1, 0), "-": (0, 0, -1), "=": (0, 0, 1)}
-    """`lge-gym play` camera keys: [ ] orbit, ; ' tilt, - = zoom (steps of `world_models.pe.views`)."""
+    """`lge-gym play` camera keys: [ ] orbit, ; ' tilt, - = zoom (steps of `world_models.render.views`)."""
 
     @property
     def view_keys(self) -> dict[str, Any]:
         """pygame key name -> a function moving the camera (a view change, not a game action)."""
-        from world_models.pe.views import PITCH_STEP, YAW_STEP, ZOOM_STEP
+        from world_models.render.views import PITCH_STEP, YAW_STEP, ZOOM_STEP
 
         def mover(yaw: int, pitch: int, zoom: int):
             return lambda: self.move_camera(yaw * YAW_STEP, pitch * PITCH_STEP, zoom * ZOOM_STEP)
@@ -431,7 +431,7 @@ class LGETennisEnv(WorldModelEnv):
     def move_camera(self, yaw: float = 0.0, pitch: float = 0.0, zoom: float = 0.0) -> None:
         """Orbit the camera by ``yaw`` radians about the court point it looks at, tilt it by ``pitch`` radians and
         zoom by ``exp(zoom)``, mid-point: the generated states keep the new camera (later windows inherit it)."""
-        from world_models.pe.views import move_camera
+        from world_models.render.views import move_camera
 
         state = self.world.state
         if state is None:

@@ -33,8 +33,8 @@ from world_models.engines.tennis.referee import judge
 from world_models.pe.config import ENGINE_FPS
 from world_models.pe.data import context_frames
 from world_models.pe.objects import STYLE
-from world_models.pe.views import PITCH_STEP, YAW_STEP, ZOOM_STEP, move_camera
 from world_models.pe.world import PLAYER_NAMES, PEWorldModel
+from world_models.render.views import PITCH_STEP, YAW_STEP, ZOOM_STEP, move_camera
 
 DEFAULT_CHECKPOINT = "pe_tennis_small"
 RESET_OPTIONS = ("start", "opponent", "camera", "surface", "court_colour", "style")

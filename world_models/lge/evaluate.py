@@ -260,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
     from world_models.core.text import shared_text_encoder
 
     torch.set_num_threads(args.threads)
-    model, header, _ = resolve_model("lge", args.checkpoint)
+    model, header, _ = resolve_model("lge", args.checkpoint, device="cpu")  # the CPU generator drives sampling
     overrides = {k: v for k, v in (("sample_steps", args.sample_steps), ("guidance", args.guidance)) if v is not None}
     if overrides:  # sampler settings only: the weights do not depend on them
         config = dataclasses.replace(model.config, **overrides)

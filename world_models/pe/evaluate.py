@@ -29,9 +29,9 @@ import torch
 from world_models.engines.tennis import layout
 from world_models.pe.data import context_frames, objects_of, serve_contexts, true_directions
 from world_models.pe.objects import boxes
-from world_models.pe.views import PITCH_STEP, YAW_STEP, ZOOM_STEP, engine_frame, move_camera
 from world_models.pe.world import PEWorldModel
 from world_models.pvg.evaluate import hungarian_agreement
+from world_models.render.views import PITCH_STEP, YAW_STEP, ZOOM_STEP, engine_frame, move_camera
 
 TRUE_CLASSES = ("still", "right", "right-up", "left-up", "left", "left-down", "right-down")
 """True movement classes (`data.true_directions` with 6 sectors); up is +y, away from the near camera."""

@@ -186,8 +186,7 @@ def run(args: argparse.Namespace) -> int:
     def interrupt(signum, frame):  # `kill` (SIGTERM) and Ctrl-C finish the step, save and exit
         stop.append(signum)
 
-    signal.signal(signal.SIGTERM, interrupt)
-    signal.signal(signal.SIGINT, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     started = last_save = time.monotonic()
     ema: dict[str, float] = {}
     model.train()
@@ -207,6 +206,8 @@ def run(args: argparse.Namespace) -> int:
                 save()
                 last_save = time.monotonic()
     finally:
+        for sig, handler in previous.items():  # the caller's handlers again (in-process use, tests)
+            signal.signal(sig, handler)
         bar.close()
         model.eval()
         save()  # also on an exception: the work done is kept

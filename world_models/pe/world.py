@@ -236,7 +236,7 @@ class PEWorldModel(WorldModel):
             current[:, layout.SLICES["camera.intrinsics"].start : layout.SLICES["camera.translation"].stop] = camera
         if self.synthesis is not None:
             return self.synthesis.render(current).to(self.device)
-        from world_models.pe.views import engine_frame
+        from world_models.render.views import engine_frame
 
         frames = [engine_frame(s, self._height, self._width) for s in current.cpu().numpy()]
         return torch.as_tensor(np.stack(frames), device=self.device)

@@ -14,7 +14,7 @@ from world_models.pe.data import WindowSampler, serve_contexts, style_bank, true
 from world_models.pe.losses import acmv
 from world_models.pe.objects import FEATURE_DIM, box_locations, to_objects, to_states
 from world_models.pe.train import Trainer
-from world_models.pe.views import engine_frame, move_camera
+from world_models.render.views import engine_frame, move_camera
 from world_models.zoo import build_model, preset
 
 

@@ -1,4 +1,4 @@
-"""Camera control and engine frames of flat layout states (play-time views of PE-Tennis).
+"""Camera control and engine frames of flat layout states: the play-time views of LGE-Tennis and PE-Tennis.
 
 `move_camera` orbits the state's camera about the point of the ground it looks at, tilts it and zooms it;
 `engine_frame` rasterises a state with the tennis engine from the state's own camera (the ground truth the neural
