@@ -44,14 +44,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         "tiny2p": ToyConfig(num_players=2, num_actions=3),
     },
     # LGE animation model. `paper` follows the published transformer scale; `small` is the CPU-trained shipped
-    # model (25 fps like the engine and its referee, 32-frame windows = 1.28 s; the acceleration loss against
-    # ball jitter); `tiny` is for tests.
+    # model (25 fps like the engine and its referee, 32-frame windows = 1.28 s; sampled with fresh noise each step
+    # and no guidance, chosen on validation points, docs/lge.md); `tiny` is for tests.
     "lge": {
         "tiny": LGEConfig(window=8, context=2, d_model=32, layers=1, heads=2, mlp_ratio=2, diffusion_steps=100,
                           sample_steps=4),
-        "small": LGEConfig(window=32, context=8, frame_stride=1, sample_steps=32, acceleration_weight=2.0),
+        "small": LGEConfig(window=32, context=8, frame_stride=1, sample_steps=32, eta=1.0, guidance=1.0),
         "paper": LGEConfig(window=32, context=8, frame_stride=1, d_model=512, layers=12, heads=8, sample_steps=25,
-                           text_dim=768, acceleration_weight=2.0),
+                           text_dim=768),
     },
     # PVG: `paper` is the published Breakout model (3,138,659 parameters without the reward/termination heads);
     # `paper_bair` and `paper_tennis` are the other published sizes (used by the checkpoint converter);

@@ -10,7 +10,7 @@ from typing import ClassVar
 class LGEConfig:
     """Sizes and process settings of the animation model. Presets live in `world_models.zoo.PRESETS["lge"]`."""
 
-    SAMPLER_FIELDS: ClassVar[tuple[str, ...]] = ("sample_steps", "guidance")
+    SAMPLER_FIELDS: ClassVar[tuple[str, ...]] = ("sample_steps", "guidance", "eta")
     """Settings of sampling only: trained weights serve any value of them."""
     LOSS_FIELDS: ClassVar[tuple[str, ...]] = ("text_dropout", "velocity_weight", "acceleration_weight")
     """Settings of the training objective only: a run may continue trained weights under other values."""
@@ -34,7 +34,7 @@ class LGEConfig:
     diffusion_steps: int = 1000
     """Noise levels of the training process (cosine schedule)."""
     sample_steps: int = 16
-    """Steps of the deterministic DDIM sampler."""
+    """Steps of the DDIM sampler."""
     text_dropout: float = 0.1
     velocity_weight: float = 1.0
     """Weight of the loss on frame-to-frame differences of the predicted clean sequence."""
@@ -44,6 +44,9 @@ class LGEConfig:
     """Probability of dropping a player's text in training (learns the unconditional model for guidance)."""
     guidance: float = 1.5
     """Classifier-free guidance scale on text at sampling (1: no guidance)."""
+    eta: float = 0.0
+    """Fresh noise per sampling step (0: deterministic DDIM; 1: ancestral, as DDPM). Either way every draw comes
+    from the passed generator, so a seed gives one sequence."""
     num_surfaces: int = 3
     """Court surfaces the model is conditioned on (hard, clay, grass: they change the bounce)."""
 

@@ -1,5 +1,6 @@
-"""The diffusion process around the animation network: noising, the masked training loss, and a deterministic
-few-step DDIM sampler with classifier-free guidance on text, every random draw from a passed generator.
+"""The diffusion process around the animation network: noising, the masked training loss, and a few-step DDIM
+sampler with classifier-free guidance on text (deterministic at ``eta=0``; ``eta=1`` re-injects fresh noise each
+step as ancestral DDPM sampling does), every random draw from a passed generator.
 
 Conditioning is inpainting-style: known entries are given clean at every noise level and excluded from the loss,
 so one model serves prediction, interpolation, waypoints and text-only generation by changing the mask.
@@ -83,9 +84,11 @@ def sample(
     steps: int,
     guidance: float,
     generator: torch.Generator,
+    eta: float = 0.0,
 ) -> torch.Tensor:
-    """Deterministic DDIM (eta = 0) from noise drawn with ``generator``; returns standardised ``(B, T, 3, F)``
-    with the known entries equal to their given values."""
+    """DDIM from noise drawn with ``generator``; returns standardised ``(B, T, 3, F)`` with the known entries equal
+    to their given values. ``eta`` scales the fresh noise of each step (Song et al.'s sigma): 0 is the deterministic
+    sampler; with 1, errors an early step commits to (frame-to-frame jitter) can still be corrected later."""
     device = cond.known.device
     alpha_bar = alpha_bar.to(device)
     levels = torch.linspace(len(alpha_bar) - 1, 0, steps, device=device).round().long()
@@ -112,5 +115,8 @@ def sample(
         else:
             eps = network(x_in, known, cond.text, cond.text_on, cond.surface, t)
         x0 = ((x_in - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-6, 6)
-        x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+        sigma = eta * ((1 - a_prev) / (1 - a)).sqrt() * (1 - a / a_prev).sqrt()
+        x = a_prev.sqrt() * x0 + (1 - a_prev - sigma**2).clamp(min=0).sqrt() * eps
+        if eta:
+            x = x + sigma * torch.randn(x.shape, generator=generator, device=device)
     return known * values + (1 - known) * x

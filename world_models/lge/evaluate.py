@@ -253,6 +253,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text-encoder", default=None, help="local Hugging Face encoder folder (default: MiniLM)")
     parser.add_argument("--sample-steps", type=int, default=None, help="DDIM steps (default: the checkpoint's)")
     parser.add_argument("--guidance", type=float, default=None, help="text guidance scale (default: the checkpoint's)")
+    parser.add_argument("--eta", type=float, default=None, help="sampler's fresh noise per step (default: the checkpoint's)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -261,7 +262,8 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     model, header, _ = resolve_model("lge", args.checkpoint, device="cpu")  # the CPU generator drives sampling
-    overrides = {k: v for k, v in (("sample_steps", args.sample_steps), ("guidance", args.guidance)) if v is not None}
+    overrides = {k: v for k, v in (("sample_steps", args.sample_steps), ("guidance", args.guidance), ("eta", args.eta))
+                 if v is not None}  # fmt: skip
     if overrides:  # sampler settings only: the weights do not depend on them
         config = dataclasses.replace(model.config, **overrides)
         model.config = model.animation.config = config
@@ -275,7 +277,7 @@ def run(args: argparse.Namespace) -> int:
     result.pop("_raw")
     result["checkpoint"] = str(args.checkpoint)
     result["trained_steps"] = header.get("info", {}).get("steps")
-    result["sampler"] = {"steps": model.config.sample_steps, "guidance": model.config.guidance}
+    result["sampler"] = {"steps": model.config.sample_steps, "guidance": model.config.guidance, "eta": model.config.eta}
     result["command"] = "python -m world_models " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     (out / "lge_eval.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -115,6 +115,7 @@ class AnimationModel(nn.Module):
             steps=steps or c.sample_steps,
             guidance=c.guidance if guidance is None else guidance,
             generator=generator,
+            eta=c.eta,
         )
         return to_states(self.unstandardise(x), template.unsqueeze(1))
 

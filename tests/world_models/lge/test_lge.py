@@ -94,9 +94,12 @@ def test_warm_start_may_change_loss_and_sampler_settings_only(tmp_path):
         warm_start(wider, tmp_path / "m.safetensors")
 
 
-def test_generation_keeps_known_entries_and_is_seeded(points):
+@pytest.mark.parametrize("eta", [0.0, 1.0])
+def test_generation_keeps_known_entries_and_is_seeded(points, eta):
+    """Deterministic DDIM and the ancestral sampler alike: one seed, one sequence; given entries kept."""
     model = _model()
     c = model.config
+    c.eta = eta
     window = torch.as_tensor(points[0].vectors()[: c.window * 2 : 2]).unsqueeze(0)
     known = torch.zeros(1, c.window, len(OBJECTS), FEATURE_DIM)
     known[:, : c.context] = 1
@@ -108,6 +111,9 @@ def test_generation_keeps_known_entries_and_is_seeded(points):
 
     a, b, other = run(0), run(0), run(1)
     assert torch.equal(a, b) and not torch.equal(a, other)
+    if eta:  # fresh noise each step: not the deterministic sampler's sequence from the same seed
+        c.eta = 0.0
+        assert not torch.allclose(a, run(0), atol=1e-3)
     root = layout.SLICES["bottom.root"]
     torch.testing.assert_close(a[0, -1, root], window[0, -1, root], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(a[0, : c.context], window[0, : c.context], atol=1e-4, rtol=1e-4)
