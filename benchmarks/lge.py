@@ -19,6 +19,7 @@ import torch
 
 import lge_gym  # noqa: F401 - registers the IDs
 from lge_gym.benchmarking import machine_info, matmul_flops, single_env_rate, vector_env_rate
+from world_models.core.command import command_line
 from world_models.core.device import resolve_device
 
 
@@ -37,8 +38,7 @@ def main() -> None:
     result = {
         "benchmark": "lge",
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "command": "python benchmarks/lge.py " + " ".join(
-            f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in vars(args).items()),
+        "command": command_line(args, "python benchmarks/lge.py"),
         "machine": machine_info(),
         "matmul_fp32_flops": matmul_flops(device=resolve_device(args.device)),
         "renderer": "neural (render_tennis_small) for image observations",

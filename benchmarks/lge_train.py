@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from lge_gym.benchmarking import machine_info, synchronize
+from world_models.core.command import command_line
 from world_models.core.device import resolve_device
 from world_models.core.text import TextEncoder
 from world_models.lge.data import WindowSampler, embed_captions, from_engine, random_known_mask
@@ -82,9 +83,7 @@ def main() -> None:
         "parameters": sum(p.numel() for p in animation.parameters()),
         "machine": machine_info(),
         "rows": rows,
-        "command": "python benchmarks/lge_train.py "
-        + " ".join(f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
-                   for k, v in vars(args).items()),  # fmt: skip
+        "command": command_line(args, "python benchmarks/lge_train.py"),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

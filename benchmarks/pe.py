@@ -20,6 +20,7 @@ import torch
 
 import lge_gym  # noqa: F401 - registers the IDs
 from lge_gym.benchmarking import machine_info, matmul_flops, single_env_rate, vector_env_rate
+from world_models.core.command import command_line
 from world_models.core.device import resolve_device
 
 
@@ -38,8 +39,7 @@ def main() -> None:
     result = {
         "benchmark": "pe",
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "command": "python benchmarks/pe.py " + " ".join(
-            f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in vars(args).items()),
+        "command": command_line(args, "python benchmarks/pe.py"),
         "threads": args.threads,
         "load_average_before": list(os.getloadavg()),
         "machine": machine_info(),

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 from pathlib import Path
 
 import numpy as np
 
+from world_models.core.command import command_line
 from world_models.data.pvg_format import SPLITS, write_video
 
 BREAKOUT_RED = (200, 72, 72)
@@ -148,22 +148,6 @@ def split_of(index: int, episodes: int, val_fraction: float, test_fraction: floa
     if index >= episodes - n_test - n_val:
         return "val"
     return "train"
-
-
-def command_line(args: argparse.Namespace, prefix: str) -> str:
-    """The command that reproduces ``args`` (every option spelled out, defaults included)."""
-    parts = [prefix]
-    for key, value in vars(args).items():
-        if key in ("group", "name") or value is None or value is False:
-            continue
-        flag = "--" + key.replace("_", "-")
-        if value is True:
-            parts.append(flag)
-        elif isinstance(value, (list, tuple)):
-            parts.append(flag + " " + " ".join(shlex.quote(str(v)) for v in value))
-        else:
-            parts.append(f"{flag} {shlex.quote(str(value))}")
-    return " ".join(parts)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from world_models.data.atari import command_line
+from world_models.core.command import command_line
 from world_models.data.pvg_format import write_video
 from world_models.data.tennis import split_sizes
 from world_models.engines.tennis.camera import Camera, CameraSampler

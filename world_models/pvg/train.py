@@ -13,7 +13,6 @@ import ast
 import dataclasses
 import inspect
 import json
-import shlex
 import signal
 import time
 import typing
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 
 from world_models.core.checkpoint import load_training_state, save_training_state
+from world_models.core.command import command_line
 from world_models.core.config import config_from_dict, config_to_dict
 from world_models.core.device import resolve_device, training_generators
 from world_models.data.pvg_format import SequenceSampler, read_info, read_split
@@ -71,22 +71,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag, type=int, nargs="+", default=None, help=docs.get(field.name))
         else:
             group.add_argument(flag, type=hint, default=None, help=docs.get(field.name))
-
-
-def command_line(args: argparse.Namespace, prefix: str) -> str:
-    """The command that reproduces ``args`` (every option spelled out, defaults included)."""
-    parts = [prefix]
-    for key, value in vars(args).items():
-        if key in ("group", "name") or value is None or value is False:
-            continue
-        flag = "--" + key.replace("_", "-")
-        if value is True:
-            parts.append(flag)
-        elif isinstance(value, (list, tuple)):
-            parts.append(flag + " " + " ".join(shlex.quote(str(v)) for v in value))
-        else:
-            parts.append(f"{flag} {shlex.quote(str(value))}")
-    return " ".join(parts)
 
 
 def config_from_args(args: argparse.Namespace) -> PVGConfig:
