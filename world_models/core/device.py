@@ -22,3 +22,16 @@ def training_generators(seed: int, device: torch.device) -> tuple[torch.Generato
     model = torch.Generator(device=device).manual_seed(seed)
     data = model if device.type == "cpu" else torch.Generator().manual_seed(seed + 1)
     return model, data
+
+
+def generator_states(generator: torch.Generator, data_generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """The resume-state entries of a run's `training_generators`."""
+    return {"generator": generator.get_state(), "data_generator": data_generator.get_state()}
+
+
+def restore_generators(state: dict, generator: torch.Generator, data_generator: torch.Generator) -> None:
+    """Set a run's `training_generators` from its resume state (states written before the data generator existed,
+    or on the CPU where the two are one, hold only ``"generator"``)."""
+    generator.set_state(state["generator"])
+    if data_generator is not generator and "data_generator" in state:
+        data_generator.set_state(state["data_generator"])

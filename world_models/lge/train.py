@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from world_models.core.checkpoint import load_training_state, save_training_state
 from world_models.core.config import config_to_dict
-from world_models.core.device import resolve_device, training_generators
+from world_models.core.device import generator_states, resolve_device, restore_generators, training_generators
 from world_models.core.ema import ParameterAverage
 from world_models.lge.data import (
     StateSequences,
@@ -115,9 +115,7 @@ def run(args: argparse.Namespace) -> int:
         state = load_training_state(resume)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"])
-        if data_generator is not generator and "data_generator" in state:
-            data_generator.set_state(state["data_generator"])
+        restore_generators(state, generator, data_generator)
         step = int(state["step"])
         warm_from = dict(state.get("warm_from", {}))
         runs = list(state.get("runs", []))
@@ -149,8 +147,7 @@ def run(args: argparse.Namespace) -> int:
 
     def save() -> None:
         save_training_state(resume, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                     "generator": generator.get_state(),
-                                     "data_generator": data_generator.get_state(), "step": step,
+                                     **generator_states(generator, data_generator), "step": step,
                                      "config": config_to_dict(config),
                                      "average": average.state_dict(), "warm_from": warm_from,
                                      "runs": runs})  # fmt: skip

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from world_models.core.checkpoint import load_training_state, save_training_state
 from world_models.core.config import config_to_dict
-from world_models.core.device import resolve_device, training_generators
+from world_models.core.device import generator_states, resolve_device, restore_generators, training_generators
 from world_models.pe.data import (
     WindowSampler,
     context_frames,
@@ -154,9 +154,7 @@ def run(args: argparse.Namespace) -> int:
         trainer.load_state_dict(state["trainer"])
         optimizer.load_state_dict(state["optimizer"])
         d_optimizer.load_state_dict(state["d_optimizer"])
-        generator.set_state(state["generator"])
-        if data_generator is not generator and "data_generator" in state:
-            data_generator.set_state(state["data_generator"])
+        restore_generators(state, generator, data_generator)
         step = int(state["step"])
         print(f"resumed {run_dir} at step {step}")
     elif args.init:
@@ -177,8 +175,9 @@ def run(args: argparse.Namespace) -> int:
 
     def save() -> None:
         save_training_state(resume, {"trainer": trainer.state_dict(), "optimizer": optimizer.state_dict(),
-                                     "d_optimizer": d_optimizer.state_dict(), "generator": generator.get_state(),
-                                     "data_generator": data_generator.get_state(), "step": step, "config": config_to_dict(config)})  # fmt: skip
+                                     "d_optimizer": d_optimizer.state_dict(),
+                                     **generator_states(generator, data_generator), "step": step,
+                                     "config": config_to_dict(config)})  # fmt: skip
         save_model(run_dir / "pe", model, info=dict(info, steps=step), extras=model.extras())
 
     stop = []

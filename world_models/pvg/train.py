@@ -24,7 +24,7 @@ import torch
 from world_models.core.checkpoint import load_training_state, save_training_state
 from world_models.core.command import command_line
 from world_models.core.config import config_from_dict, config_to_dict
-from world_models.core.device import resolve_device, training_generators
+from world_models.core.device import generator_states, resolve_device, restore_generators, training_generators
 from world_models.data.pvg_format import SequenceSampler, read_info, read_split
 from world_models.pvg.config import PVGConfig
 from world_models.pvg.losses import MutualInformation, training_losses
@@ -158,9 +158,7 @@ def run(args: argparse.Namespace) -> int:
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
         mi.estimated_matrix.copy_(resume["mi_matrix"])
-        generator.set_state(resume["generator"])
-        if data_generator is not generator and "data_generator" in resume:
-            data_generator.set_state(resume["data_generator"])
+        restore_generators(resume, generator, data_generator)
         step, best = int(resume["step"]), float(resume.get("best", -1.0))
     elif args.init:
         from world_models.zoo import checkpoint_path, warm_start
@@ -192,8 +190,7 @@ def run(args: argparse.Namespace) -> int:
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "step": step,
-                "generator": generator.get_state(),
-                "data_generator": data_generator.get_state(),
+                **generator_states(generator, data_generator),
                 "mi_matrix": mi.estimated_matrix.detach().cpu(),
                 "config": json.dumps(config_to_dict(config)),
                 "best": best,
