@@ -78,12 +78,13 @@ def play(
     pygame = window.pygame
     key_codes = {pygame.key.key_code(name): action for name, action in keymap.items()}
     # View keys (e.g. camera moves) change what is shown, not what the player does; they work while paused too.
-    view_codes = {pygame.key.key_code(name): move for name, move in getattr(env.unwrapped, "view_keys", {}).items()}
+    view_keys = getattr(env.unwrapped, "view_keys", {})
+    view_codes = {pygame.key.key_code(name): move for name, move in view_keys.items()}
     help_line = "keys: " + " ".join(f"{k}={v!r}" for k, v in keymap.items()) + "  p pause  r reset  v rec  q quit"
     if text_mode:
         help_line += "  Enter: type an action (Tab: you/opponent)"
     if view_codes:
-        help_line += "  camera: " + " ".join(getattr(env.unwrapped, "view_keys", {}))
+        help_line += "  camera: " + " ".join(view_keys)
     print(help_line)
     env.reset(seed=seed)
     frame = env.render()
