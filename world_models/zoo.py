@@ -49,7 +49,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "lge": {
         "tiny": LGEConfig(window=8, context=2, d_model=32, layers=1, heads=2, mlp_ratio=2, diffusion_steps=100,
                           sample_steps=4),
-        "small": LGEConfig(window=32, context=8, frame_stride=1, sample_steps=32, eta=1.0, guidance=1.0),
+        "small": LGEConfig(window=32, context=8, frame_stride=1, sample_steps=32, eta=1.0, guidance=1.0,
+                           text_whitening=True, ball_text=True, reconcile_weight=0.0),
         "paper": LGEConfig(window=32, context=8, frame_stride=1, d_model=512, layers=12, heads=8, sample_steps=25,
                            text_dim=768),
     },
@@ -188,15 +189,25 @@ def warm_start(
     The optimizer state is not in a release checkpoint: the caller starts a fresh one.
     """
     source, header, extras = load_model(path, family=model.family)
-    # Sampling and loss settings: the weights do not depend on them, and a continued run may change them.
-    ignore = getattr(type(model.config), "SAMPLER_FIELDS", ()) + getattr(type(model.config), "LOSS_FIELDS", ())
+    # Sampling and loss settings: the weights do not depend on them, and a continued run may change them. Growth
+    # switches add parts that start as identities: a run may switch them on (`grow_from`), never off.
+    cls = type(model.config)
+    growth = getattr(cls, "GROWTH_FIELDS", ())
+    ignore = getattr(cls, "SAMPLER_FIELDS", ()) + getattr(cls, "LOSS_FIELDS", ()) + growth
     mine = {k: v for k, v in config_to_dict(model.config).items() if k not in ignore}
     if {k: v for k, v in config_to_dict(source.config).items() if k not in ignore} != mine:
         raise CheckpointError(
             f"{path} was trained with another config than this run's: {config_to_dict(source.config)} "
             f"vs {config_to_dict(model.config)}"
         )
-    load_state_dict_strict(model, source.state_dict(), str(path))
+    grown = [f for f in growth if getattr(source.config, f) != getattr(model.config, f)]
+    removed = [f for f in grown if getattr(source.config, f)]
+    if removed:
+        raise CheckpointError(f"{path} has {removed} switched on; a continued run cannot switch them off")
+    if grown:
+        model.grow_from(source)
+    else:
+        load_state_dict_strict(model, source.state_dict(), str(path))
     model.load_extras(extras)
     info = header.get("info", {})
     return next((int(info[key]) for key in step_keys if key in info), 0), info

@@ -37,7 +37,7 @@ from world_models.engines.tennis.court import (
     TARGET_AREAS,
 )
 from world_models.engines.tennis.referee import judge
-from world_models.lge.world import LGEWorldModel
+from world_models.lge.world import HISTORY, LGEWorldModel
 
 PLAYERS = ("bottom", "top")
 ACTION_TYPES = ("command", "target", "text")
@@ -251,17 +251,22 @@ class LGETennisTask(BoundedTennisState, Task):
         if "opponent" in options:
             self.opponent_text = options["opponent"]
         context = None
-        if "start" in options:
-            start = torch.as_tensor(np.asarray(options["start"], dtype=np.float32)).reshape(-1, layout.STATE_SIZE)
-            context = TensorDict({"start": start.expand(batch, -1)}, batch_size=[batch])
+        if "start" in options:  # a state, or the first frames of a point (its history so far)
+            start = torch.as_tensor(np.asarray(options["start"], dtype=np.float32))
+            if start.shape[-1:] != (layout.STATE_SIZE,) or start.ndim > 2 or len(start.reshape(-1, layout.STATE_SIZE)) >= HISTORY:
+                raise ValueError(f"start option: a state ({layout.STATE_SIZE},) or first frames (L < {HISTORY}, "
+                                 f"{layout.STATE_SIZE}), got shape {tuple(start.shape)}")  # fmt: skip
+            start = start.reshape(1, -1, layout.STATE_SIZE).expand(batch, -1, -1)
+            context = TensorDict({"start": start}, batch_size=[batch])
         state = self.model.initial_state(batch, generator=generator, context=context)
         overrides = _scene_overrides(options)
         if overrides:
-            # Camera and court live in every frame of the window (the template the model copies them from).
-            window = state["window"]
-            for piece, value in overrides:
-                window[..., piece] = torch.as_tensor(value, dtype=window.dtype, device=window.device)
-            state["history"][:, 0] = window[:, 0]
+            # Camera and court live in every frame of the window (the template the model copies them from) and of
+            # the point's history.
+            for key in ("window", "history"):
+                frames = state[key]
+                for piece, value in overrides:
+                    frames[..., piece] = torch.as_tensor(value, dtype=frames.dtype, device=frames.device)
         return state
 
     def _judge(self, state: TensorDict) -> list[str | None]:
@@ -293,11 +298,13 @@ class LGETennisTask(BoundedTennisState, Task):
 
 
 @functools.lru_cache(maxsize=1)
-def _engine_start_states() -> torch.Tensor:
-    """First states of a few engine points, for models that ship none."""
+def _engine_starts(fps: float, stride: int) -> list[torch.Tensor]:
+    """Serve prefixes of a few engine points, for models that ship none."""
     from world_models.engines.tennis.sequence import generate
+    from world_models.lge.world import serve_prefixes
 
-    return torch.stack([torch.as_tensor(generate(12345, i, render=False).vectors()[0]) for i in range(4)])
+    points = [torch.as_tensor(generate(12345, i, render=False).vectors()[::stride]) for i in range(8)]
+    return serve_prefixes(points, fps, count=4)
 
 
 def _synthesis_module(renderer: str | os.PathLike, device: torch.device) -> torch.nn.Module | None:
@@ -318,8 +325,8 @@ def _task(
     checkpoint, preset, device, obs_type, action_type, controlled, opponent, text_encoder, renderer
 ) -> LGETennisTask:
     model, _, _ = resolve_model("lge", checkpoint, preset=preset, device=device)
-    if len(model.start_states) == 0:
-        model.set_start_states(_engine_start_states())  # a randomly initialised model (tests)
+    if len(model.start_lengths) == 0:
+        model.set_start_prefixes(_engine_starts(model.fps, model.config.frame_stride))  # an untrained model (tests)
     model.set_renderer(_synthesis_module(renderer, model.device))
     return LGETennisTask(model, obs_type=obs_type, action_type=action_type, controlled=controlled,
                          opponent=opponent, text_encoder=text_encoder)  # fmt: skip

@@ -10,10 +10,13 @@ from typing import ClassVar
 class LGEConfig:
     """Sizes and process settings of the animation model. Presets live in `world_models.zoo.PRESETS["lge"]`."""
 
-    SAMPLER_FIELDS: ClassVar[tuple[str, ...]] = ("sample_steps", "guidance", "eta")
+    SAMPLER_FIELDS: ClassVar[tuple[str, ...]] = ("sample_steps", "guidance", "eta", "reconcile_weight")
     """Settings of sampling only: trained weights serve any value of them."""
     LOSS_FIELDS: ClassVar[tuple[str, ...]] = ("text_dropout", "velocity_weight", "acceleration_weight")
     """Settings of the training objective only: a run may continue trained weights under other values."""
+    GROWTH_FIELDS: ClassVar[tuple[str, ...]] = ("text_whitening", "ball_text")
+    """Switches that add parts whose initial values leave the network's function unchanged: a run may switch them
+    on when it continues weights trained without them (`AnimationNetwork.grow_from`)."""
 
     window: int = 24
     """Frames generated together by one sampling run (one attention window)."""
@@ -36,17 +39,27 @@ class LGEConfig:
     sample_steps: int = 16
     """Steps of the DDIM sampler."""
     text_dropout: float = 0.1
+    """Probability of dropping a player's text in training (learns the unconditional model for guidance)."""
     velocity_weight: float = 1.0
     """Weight of the loss on frame-to-frame differences of the predicted clean sequence."""
     acceleration_weight: float = 0.0
     """Weight of the loss on second differences (accelerations) of the predicted clean sequence: it penalises the
     frame-to-frame jitter that ballistic flights and bounces cannot have."""
-    """Probability of dropping a player's text in training (learns the unconditional model for guidance)."""
     guidance: float = 1.5
     """Classifier-free guidance scale on text at sampling (1: no guidance)."""
     eta: float = 0.0
     """Fresh noise per sampling step (0: deterministic DDIM; 1: ancestral, as DDPM). Either way every draw comes
     from the passed generator, so a seed gives one sequence."""
+    text_whitening: bool = False
+    """Project text from whitened embeddings (the training captions' mean and inverse square-root covariance,
+    stored with the weights). MiniLM embeds captions that differ only in where the ball goes almost alike
+    (cosine 0.997 for "left corner" vs "right corner"); whitened, such pairs are a quarter of a typical pair's
+    distance apart instead of a twelfth, so the projection can learn them at the rate it learns the rest."""
+    ball_text: bool = False
+    """The ball's tokens read both players' text too (a direct route from the words to the ball's flight)."""
+    reconcile_weight: float | None = None
+    """After sampling, refit positions to the generated velocities (`kinematics.reconcile`): how strongly the
+    generated positions pull (0: integrate the velocities from the given frames; None: keep the raw positions)."""
     num_surfaces: int = 3
     """Court surfaces the model is conditioned on (hard, clay, grass: they change the bounce)."""
 

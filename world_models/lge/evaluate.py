@@ -254,6 +254,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample-steps", type=int, default=None, help="DDIM steps (default: the checkpoint's)")
     parser.add_argument("--guidance", type=float, default=None, help="text guidance scale (default: the checkpoint's)")
     parser.add_argument("--eta", type=float, default=None, help="sampler's fresh noise per step (default: the checkpoint's)")
+    parser.add_argument("--reconcile-weight", type=float, default=None,
+                        help="refit positions to the generated velocities with this pull of the generated positions "
+                             "(0: integrate; a negative value keeps the raw positions; default: the checkpoint's)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -264,6 +267,8 @@ def run(args: argparse.Namespace) -> int:
     model, header, _ = resolve_model("lge", args.checkpoint, device="cpu")  # the CPU generator drives sampling
     overrides = {k: v for k, v in (("sample_steps", args.sample_steps), ("guidance", args.guidance), ("eta", args.eta))
                  if v is not None}  # fmt: skip
+    if args.reconcile_weight is not None:
+        overrides["reconcile_weight"] = None if args.reconcile_weight < 0 else args.reconcile_weight
     if overrides:  # sampler settings only: the weights do not depend on them
         config = dataclasses.replace(model.config, **overrides)
         model.config = model.animation.config = config
@@ -277,7 +282,8 @@ def run(args: argparse.Namespace) -> int:
     result.pop("_raw")
     result["checkpoint"] = str(args.checkpoint)
     result["trained_steps"] = header.get("info", {}).get("steps")
-    result["sampler"] = {"steps": model.config.sample_steps, "guidance": model.config.guidance, "eta": model.config.eta}
+    result["sampler"] = {"steps": model.config.sample_steps, "guidance": model.config.guidance, "eta": model.config.eta,
+                         "reconcile_weight": model.config.reconcile_weight}  # fmt: skip
     result["command"] = "python -m world_models " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     (out / "lge_eval.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

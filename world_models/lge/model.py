@@ -8,6 +8,7 @@ from torch import nn
 
 from world_models.lge.config import LGEConfig
 from world_models.lge.diffusion import Conditioning, cosine_alpha_bar, sample, training_loss
+from world_models.lge.kinematics import reconcile
 from world_models.lge.network import AnimationNetwork
 from world_models.lge.objects import (
     BALL_POSITION,
@@ -117,7 +118,10 @@ class AnimationModel(nn.Module):
             generator=generator,
             eta=c.eta,
         )
-        return to_states(self.unstandardise(x), template.unsqueeze(1))
+        states = to_states(self.unstandardise(x), template.unsqueeze(1))
+        if c.reconcile_weight is not None:
+            states = reconcile(states, cond.known, 25.0 / c.frame_stride, c.reconcile_weight)
+        return states
 
 
 def _surface_index() -> int:

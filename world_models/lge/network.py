@@ -1,7 +1,9 @@
 """The animation network: a transformer over one token per object per frame that predicts the diffusion noise.
 
 Each token reads its object's (noisy or known) features with the known-entry mask, plus embeddings of its object,
-its frame and, for players, that player's text at that frame. The noise level and the court surface modulate every
+its frame and, for players, that player's text at that frame (with ``ball_text``, the ball's tokens read both
+players' text as well). With ``text_whitening`` the text projections act on whitened embeddings; the whitening is
+folded into their weights (``weight @ W``), which costs one small matrix product per pass instead of one per token. The noise level and the court surface modulate every
 block through adaptive layer norm (as in DiT), with the modulation initialised to zero so training starts from an
 identity network.
 """
@@ -53,6 +55,15 @@ class Block(nn.Module):
         return x + gate2 * self.mlp(h)
 
 
+def _project(layer: nn.Linear, text: torch.Tensor, whiten: torch.Tensor | None) -> torch.Tensor:
+    """``layer`` applied to ``text`` (..., k*E), each E-wide piece whitened first when ``whiten`` (E, E) is given."""
+    if whiten is None:
+        return layer(text)
+    e = whiten.shape[0]
+    weight = torch.cat([piece @ whiten for piece in layer.weight.split(e, dim=1)], dim=1)
+    return F.linear(text, weight, layer.bias)
+
+
 class AnimationNetwork(nn.Module):
     """Predicts the noise of every entry of a window of object states."""
 
@@ -66,6 +77,13 @@ class AnimationNetwork(nn.Module):
         self.frame_embedding = nn.Parameter(torch.randn(c.window, d) * 0.02)
         self.text_in = nn.Linear(c.text_dim, d)
         self.null_text = nn.Parameter(torch.zeros(c.text_dim))
+        if c.text_whitening:  # set from the training captions (`set_text_statistics`)
+            self.register_buffer("text_mean", torch.zeros(c.text_dim))
+            self.register_buffer("text_whiten", torch.eye(c.text_dim))
+        if c.ball_text:
+            self.ball_text_in = nn.Linear(len(PLAYERS) * c.text_dim, d)
+            nn.init.zeros_(self.ball_text_in.weight)  # starts as a network without the route
+            nn.init.zeros_(self.ball_text_in.bias)
         self.time_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
         self.surface_embedding = nn.Embedding(c.num_surfaces, d)
         self.blocks = nn.ModuleList([Block(d, c.heads, c.mlp_ratio) for _ in range(c.layers)])
@@ -75,6 +93,35 @@ class AnimationNetwork(nn.Module):
         for layer in (self.modulation_out, self.value_out):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
+
+    @torch.no_grad()
+    def set_text_statistics(self, embeddings: torch.Tensor, *, keep_function: bool) -> None:
+        """Whitening from caption embeddings ``(N, E)`` (regularised by 1% of the mean eigenvalue, so directions
+        the captions never vary along are not blown up), scaled so that whitened embeddings keep the raw ones'
+        total variance: every direction gets the same share, and the projections' weights see inputs of the
+        usual size (unscaled, the inputs grow 20-fold and the same Adam steps throw a trained network off).
+        ``keep_function`` re-expresses the text projections' weights so that the network computes what it
+        computed before (when trained weights grow whitening)."""
+        x = embeddings.double()
+        mean = x.mean(0)
+        values, vectors = torch.linalg.eigh(torch.cov((x - mean).T))
+        values = values.clamp(min=0)
+        scale = (values.sum() / len(values)).sqrt()
+        values = values + 0.01 * values.mean()
+        whiten = vectors @ torch.diag(scale * values.rsqrt()) @ vectors.T
+        if keep_function:  # A x + b == (A W^-1) W (x - m) + (A m + b)
+            unwhiten = vectors @ torch.diag(values.sqrt() / scale) @ vectors.T
+            old_mean, old_whiten = self.text_mean.double(), self.text_whiten.double()
+            for layer in (self.text_in, getattr(self, "ball_text_in", None)):
+                if layer is None:
+                    continue
+                e = whiten.shape[0]
+                pieces = [p.double() @ old_whiten for p in layer.weight.split(e, dim=1)]  # raw-space weights
+                bias = layer.bias.double() - sum(p @ old_mean for p in pieces)
+                layer.weight.copy_(torch.cat([p @ unwhiten for p in pieces], dim=1))
+                layer.bias.copy_(bias + sum(p @ mean for p in pieces))
+        self.text_mean.copy_(mean)
+        self.text_whiten.copy_(whiten)
 
     def forward(
         self,
@@ -99,8 +146,14 @@ class AnimationNetwork(nn.Module):
         tokens = self.value_in(torch.cat([x, known], dim=-1))  # (B, T, 3, d)
         tokens = tokens + self.object_embedding + self.frame_embedding[:frames, None, :]
         text = torch.where(text_on.unsqueeze(-1), text, self.null_text)
-        players = self.text_in(text)  # (B, T, 2, d)
-        tokens = torch.cat([tokens[:, :, : len(PLAYERS)] + players, tokens[:, :, len(PLAYERS) :]], dim=2)
+        whiten = None
+        if self.config.text_whitening:
+            text, whiten = text - self.text_mean, self.text_whiten
+        players = _project(self.text_in, text, whiten)  # (B, T, 2, d)
+        ball = tokens[:, :, len(PLAYERS) :]
+        if self.config.ball_text:
+            ball = ball + _project(self.ball_text_in, text.flatten(-2), whiten).unsqueeze(2)
+        tokens = torch.cat([tokens[:, :, : len(PLAYERS)] + players, ball], dim=2)
         c = self.time_mlp(timestep_embedding(t, self.config.d_model)) + self.surface_embedding(surface)  # (B, d)
         h = tokens.reshape(b, frames * objects, -1)
         for block in self.blocks:

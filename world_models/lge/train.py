@@ -30,8 +30,11 @@ from world_models.lge.data import (
     from_engine,
     random_known_mask,
 )
-from world_models.lge.world import LGEWorldModel, start_states_of
+from world_models.lge.world import LGEWorldModel, serve_prefixes
 from world_models.zoo import checkpoint_path, preset, save_model, warm_start
+
+START_PREFIXES = 32
+"""Held-out serve prefixes shipped with a checkpoint as episode starts (about 1.5 MB)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -126,7 +129,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         stats = torch.cat([sampler.batch(256, data_generator)["objects"] for _ in range(8)])
         animation.set_statistics(stats.to(device))
-    model.set_start_states(start_states_of(held_out))
+    network = animation.network
+    if config.text_whitening and not resume.is_file() and bool((network.text_whiten == torch.eye(config.text_dim,
+                                                                 device=device)).all()):  # fmt: skip
+        # Training captions only; a warm start keeps what its weights compute.
+        captions = torch.unique(torch.cat([ids.flatten() for ids in train.caption_ids]))
+        network.set_text_statistics(table[captions].to(device), keep_function=bool(args.init))
+    model.set_start_prefixes(serve_prefixes(held_out.states, model.fps, count=START_PREFIXES))
     # Started after any warm start, so the average begins at the loaded weights.
     average = ParameterAverage(model, decay=args.ema)
     if resume.is_file() and "average" in state:

@@ -21,9 +21,32 @@ HISTORY = 768
 """Frames of the current point kept in the state for the referee (30 s at 25 fps)."""
 
 
-def start_states_of(data) -> torch.Tensor:
-    """``(N, STATE_SIZE)`` first states of held-out sequences (the points' starting positions, styles, cameras)."""
-    return torch.stack([s[0] for s in data.states])
+SERVE_PREFIX_AFTER = 3
+"""Frames of a real point kept after its serve bounces in: the model takes over with the return coming."""
+
+
+def serve_prefixes(sequences: list[torch.Tensor], fps: float, count: int) -> list[torch.Tensor]:
+    """Up to ``count`` starts for episodes: each held-out point from its first frame until ``SERVE_PREFIX_AFTER``
+    frames after its serve bounced in the service box (a second serve after a fault included).
+
+    The shipped models serve badly (a serve is the game's fastest ball, 50 m/s; generated serves leave the toss
+    slowly and fall short), so episodes begin with a real serve and the model plays the rest of the point; the
+    whole prefix is the point's history, so the referee reads a legal serve before the generated rally."""
+    from world_models.engines.tennis.referee import judge
+
+    out = []
+    for states in sequences:
+        j = judge(states.numpy(), fps)
+        serves = [h.frame for h in j.hits if h.shot == "serve"]
+        landed = next((b.frame for b in j.bounces if serves and b.frame > serves[0] and b.inside), None)
+        if j.winner is not None and j.point_frame is not None and landed is not None and j.point_frame <= landed:
+            continue
+        if landed is None or landed + SERVE_PREFIX_AFTER + 8 >= len(states):
+            continue
+        out.append(states[: landed + SERVE_PREFIX_AFTER + 1].clone())
+        if len(out) == count:
+            break
+    return out
 
 
 class LGEWorldModel(WorldModel):
@@ -43,7 +66,8 @@ class LGEWorldModel(WorldModel):
         self.fps = 25.0 / config.frame_stride
         self.animation = AnimationModel(config)
         self._height, self._width = height, width
-        self.start_states = torch.zeros(0, layout.STATE_SIZE)
+        self.start_frames = torch.zeros(0, layout.STATE_SIZE)  # held-out starts, concatenated
+        self.start_lengths = torch.zeros(0, dtype=torch.int64)
         self._renderers: dict[bytes, object] = {}
         # The synthesis module is its own checkpoint: kept out of this module's state dict (a plain attribute).
         self.__dict__["synthesis"] = None
@@ -61,38 +85,77 @@ class LGEWorldModel(WorldModel):
     def state_dim(self) -> int:
         return layout.STATE_SIZE
 
+    def grow_from(self, source: LGEWorldModel) -> None:
+        """Take ``source``'s weights where this model has more parts (`LGEConfig.GROWTH_FIELDS` switched on):
+        the new parts keep their initial values, which leave the network's function unchanged."""
+        from world_models.core.checkpoint import CheckpointError
+
+        missing, unexpected = self.load_state_dict(source.state_dict(), strict=False)
+        new_parts = ("animation.network.text_mean", "animation.network.text_whiten", "animation.network.ball_text_in.")
+        wrong = [k for k in missing if not k.startswith(new_parts)] + list(unexpected)
+        if wrong:
+            raise CheckpointError(f"cannot grow from a model that differs in {wrong}")
+
     def set_start_states(self, states: torch.Tensor) -> None:
-        """Held-out starting states that `initial_state` draws from (shipped with the checkpoint)."""
-        self.start_states = states.float().cpu()
+        """Held-out single starting states ``(N, STATE_SIZE)`` that `initial_state` draws from."""
+        self.set_start_prefixes(list(states.float().unsqueeze(1)))
+
+    def set_start_prefixes(self, prefixes: list[torch.Tensor]) -> None:
+        """Held-out starts that `initial_state` draws from (shipped with the checkpoint): each the first frames
+        ``(L, STATE_SIZE)`` of a point, from its first state (`serve_prefixes`)."""
+        for prefix in prefixes:
+            if prefix.ndim != 2 or prefix.shape[1] != layout.STATE_SIZE or not 0 < len(prefix) < HISTORY:
+                raise ValueError(f"a start is (frames < {HISTORY}, {layout.STATE_SIZE}) states, got {tuple(prefix.shape)}")
+        self.start_frames = torch.cat([p.float().cpu() for p in prefixes]) if prefixes else self.start_frames[:0]
+        self.start_lengths = torch.tensor([len(p) for p in prefixes], dtype=torch.int64)
+
+    @property
+    def start_prefixes(self) -> list[torch.Tensor]:
+        return list(self.start_frames.split(self.start_lengths.tolist()))
 
     def extras(self) -> dict[str, torch.Tensor]:
-        return {"start_states": self.start_states}
+        return {"start_frames": self.start_frames, "start_lengths": self.start_lengths}
 
     def load_extras(self, extras: dict[str, torch.Tensor]) -> None:
-        if "start_states" in extras:
+        if "start_frames" in extras:
+            self.start_frames, self.start_lengths = extras["start_frames"].float(), extras["start_lengths"].long()
+        elif "start_states" in extras:  # checkpoints before starts were prefixes
             self.set_start_states(extras["start_states"])
 
     def initial_state(self, batch, *, generator, context=None):
+        """Each row starts from a held-out start (or ``context["start"]``: ``(B, STATE_SIZE)`` states or ``(B, L,
+        STATE_SIZE)`` first frames of a point): its frames are the point's history so far, its last ``context``
+        frames condition the first window."""
         device = self.device
         if context is not None and "start" in context.keys():
-            start = context["start"].to(device).float()
+            start = context["start"].float()
+            prefixes = list(start.unsqueeze(1) if start.ndim == 2 else start)
         else:
-            if len(self.start_states) == 0:
+            if len(self.start_lengths) == 0:
                 raise RuntimeError("this LGE model has no start states; pass context={'start': states}")
-            pick = torch.randint(len(self.start_states), (batch,), generator=generator, device=generator.device)
-            start = self.start_states[pick.cpu()].to(device)
+            pick = torch.randint(len(self.start_lengths), (batch,), generator=generator, device=generator.device)
+            every = self.start_prefixes
+            prefixes = [every[i] for i in pick.tolist()]
         c = self.config
-        window = start.unsqueeze(1).repeat(1, c.window, 1)
+        window = torch.zeros(batch, c.window, layout.STATE_SIZE, device=device)
         history = torch.zeros(batch, HISTORY, layout.STATE_SIZE, device=device)
-        history[:, 0] = start
+        cursor = torch.zeros(batch, dtype=torch.int64, device=device)
+        length = torch.zeros(batch, dtype=torch.int64, device=device)
+        for row, prefix in enumerate(prefixes):
+            prefix = prefix.to(device)
+            n = min(len(prefix), c.window)  # the window holds the last frames; the first step plans past them
+            window[row, :n], window[row, n:] = prefix[-n:], prefix[-1]
+            cursor[row], length[row] = n - 1, len(prefix)
+            history[row, : len(prefix)] = prefix
         return TensorDict(
             {
                 "window": window,
-                "cursor": torch.zeros(batch, dtype=torch.int64, device=device),
+                "cursor": cursor,
+                "planned": torch.zeros(batch, dtype=torch.bool, device=device),
                 "text": torch.zeros(batch, 2, c.text_dim, device=device),
                 "text_on": torch.zeros(batch, 2, dtype=torch.bool, device=device),
                 "history": history,
-                "length": torch.ones(batch, dtype=torch.int64, device=device),
+                "length": length,
             },
             batch_size=[batch],
             device=device,
@@ -104,7 +167,7 @@ class LGEWorldModel(WorldModel):
         text, text_on = action["text"].to(self.device).float(), action["text_on"].to(self.device).bool()
         changed = (text_on != state["text_on"]).any(1) | ((text - state["text"]).abs().amax((1, 2)) > 0)
         exhausted = state["cursor"] + 1 >= c.window
-        regenerate = changed | exhausted
+        regenerate = changed | exhausted | ~state["planned"]  # a fresh start has no window planned past it yet
         window, cursor = state["window"].clone(), state["cursor"] + 1
         if bool(regenerate.any()):
             rows = torch.nonzero(regenerate).flatten()
@@ -116,8 +179,8 @@ class LGEWorldModel(WorldModel):
         history, length = state["history"].clone(), state["length"].clamp(max=HISTORY - 1)
         history[torch.arange(len(length), device=self.device), length] = current
         next_state = TensorDict(
-            {"window": window, "cursor": cursor, "text": text, "text_on": text_on, "history": history,
-             "length": length + 1},
+            {"window": window, "cursor": cursor, "planned": torch.ones_like(state["planned"]), "text": text,
+             "text_on": text_on, "history": history, "length": length + 1},
             batch_size=state.batch_size,
             device=self.device,
         )  # fmt: skip

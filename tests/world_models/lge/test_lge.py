@@ -94,6 +94,70 @@ def test_warm_start_may_change_loss_and_sampler_settings_only(tmp_path):
         warm_start(wider, tmp_path / "m.safetensors")
 
 
+def test_growth_switches_keep_the_function_and_cannot_be_undone(tmp_path):
+    """A checkpoint trained without text whitening or the ball's text route continues with them switched on:
+    the grown network computes the same noise prediction until training moves it; switching off is refused."""
+    from world_models.core.checkpoint import CheckpointError
+    from world_models.zoo import warm_start
+
+    source = _model()
+    for parameter in source.parameters():  # non-trivial weights everywhere, text projections included
+        torch.nn.init.normal_(parameter, std=0.2)
+    save_model(tmp_path / "m", source, info={"steps": 3})
+    grown = build_model("lge", dataclasses.replace(source.config, text_whitening=True, ball_text=True))
+    assert warm_start(grown, tmp_path / "m.safetensors")[0] == 3
+    c = source.config
+    captions = torch.randn(300, c.text_dim) * torch.linspace(0.01, 1.0, c.text_dim)  # anisotropic, as MiniLM's
+    grown.animation.network.set_text_statistics(captions, keep_function=True)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, c.window, len(OBJECTS), FEATURE_DIM, generator=g)
+    known = (torch.rand(x.shape, generator=g) > 0.5).float()
+    text = captions[torch.randint(300, (2, c.window, 2), generator=g)]
+    on = torch.rand(2, c.window, 2, generator=g) > 0.3
+    args = (x, known, text, on, torch.zeros(2, dtype=torch.long), torch.tensor([3, 60]))
+    with torch.no_grad():
+        torch.testing.assert_close(grown.animation.network(*args), source.animation.network(*args), atol=1e-4, rtol=1e-4)
+    whitened = (captions - grown.animation.network.text_mean) @ grown.animation.network.text_whiten
+    spectrum = torch.linalg.eigvalsh(torch.cov(whitened.T))
+    assert spectrum.max() / spectrum.median() < 1.5  # every direction of the captions now varies alike
+    save_model(tmp_path / "g", grown)
+    with pytest.raises(CheckpointError, match="switch them off"):
+        warm_start(_model(), tmp_path / "g.safetensors")
+
+
+def test_reconcile_recovers_positions_from_velocities(points):
+    """Engine states with jittered positions and exact velocities: integrating the velocities from the given
+    first frames gives back the true positions (the engine's conventions for players and ball, a serve's flight
+    and its bounce included), given frames stay as they are, and a large position weight keeps the generated
+    positions. Before the toss the ball is held (no velocity): its generated positions are kept."""
+    from world_models.lge.kinematics import reconcile
+
+    vectors = torch.as_tensor(points[1].vectors())
+    ball_speed = vectors[:, layout.SLICES["ball.velocity"]].norm(dim=1)
+    serve = int(torch.nonzero(ball_speed > 10).flatten()[0])  # the serve's first frame: 25 fps from here
+    truth = vectors[serve - 4 : serve + 28].unsqueeze(0)
+    noisy = truth.clone()
+    g = torch.Generator().manual_seed(0)
+    moving = [layout.SLICES[n] for n in ("bottom.root", "top.root", "ball.position")]
+    for piece in moving:
+        noisy[..., piece] += 0.3 * torch.randn(noisy[..., piece].shape, generator=g)
+    known = torch.zeros(1, 32, len(OBJECTS), FEATURE_DIM)
+    known[:, :4] = 1
+    noisy[:, :4] = truth[:, :4]
+    fitted = reconcile(noisy, known, fps=25.0, weight=0.0)
+    for piece in moving:
+        assert (noisy[..., piece] - truth[..., piece]).abs().mean() > 0.15
+        assert (fitted[..., piece] - truth[..., piece]).abs().max() < 0.15, piece
+    assert torch.equal(fitted[:, :4], truth[:, :4])
+    kept = reconcile(noisy, known, fps=25.0, weight=1e4)
+    torch.testing.assert_close(kept, noisy, atol=1e-3, rtol=0)
+    held = vectors[:8].unsqueeze(0).clone()  # the server holds the ball
+    assert ball_speed[:8].max() == 0
+    ball = layout.SLICES["ball.position"]
+    held[:, 2:, ball] += 0.1 * torch.randn(held[:, 2:, ball].shape, generator=g)
+    torch.testing.assert_close(reconcile(held, known[:, :8], fps=25.0, weight=0.0)[..., ball], held[..., ball])
+
+
 @pytest.mark.parametrize("eta", [0.0, 1.0])
 def test_generation_keeps_known_entries_and_is_seeded(points, eta):
     """Deterministic DDIM and the ancestral sampler alike: one seed, one sequence; given entries kept."""
@@ -160,12 +224,36 @@ def test_world_step_replans_on_new_text(points):
     assert state["length"].tolist() == [4, 4]
 
 
-def test_checkpoint_round_trip_with_start_states(tmp_path, points):
+def test_checkpoint_round_trip_with_start_prefixes(tmp_path, points):
     model = _model()
-    model.set_start_states(torch.as_tensor(points[0].vectors()[:2]))
+    prefixes = [torch.as_tensor(points[0].vectors()[:5]), torch.as_tensor(points[1].vectors()[:40])]
+    model.set_start_prefixes(prefixes)
     path = save_model(tmp_path / "lge", model, extras=model.extras())
     loaded, header, _ = load_model(path, family="lge")
-    assert torch.equal(loaded.start_states, model.start_states)
+    assert all(torch.equal(a, b) for a, b in zip(loaded.start_prefixes, prefixes, strict=True))
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
-    s1, s2 = model.initial_state(2, generator=g1), loaded.initial_state(2, generator=g2)
+    s1, s2 = model.initial_state(6, generator=g1), loaded.initial_state(6, generator=g2)
     assert torch.equal(s1["window"], s2["window"])
+    for row in range(6):  # the whole prefix is the history; the current frame is its last
+        n = int(s1["length"][row])
+        prefix = prefixes[[len(p) for p in prefixes].index(n)]
+        assert torch.equal(s1["history"][row, :n], prefix) and torch.equal(model.current(s1)[row], prefix[-1])
+    with pytest.raises(ValueError, match="a start is"):
+        model.set_start_prefixes([torch.zeros(3, 7)])
+
+
+def test_serve_prefixes_end_after_a_legal_serve():
+    """Episode starts are real points up to just after the serve bounced in: the referee sees a serve, in, and
+    no point yet; the model continues from the last frames."""
+    from world_models.engines.tennis.referee import judge
+    from world_models.lge.world import SERVE_PREFIX_AFTER, serve_prefixes
+
+    points = [torch.as_tensor(generate(11, i, render=False).vectors()) for i in range(6)]
+    prefixes = serve_prefixes(points, fps=25.0, count=3)
+    assert len(prefixes) == 3
+    for prefix in prefixes:
+        j = judge(prefix.numpy(), 25.0)
+        serve = next(h for h in j.hits if h.shot == "serve")
+        last_bounce = j.bounces[-1]
+        assert j.winner is None and last_bounce.inside and last_bounce.frame > serve.frame
+        assert len(prefix) == last_bounce.frame + SERVE_PREFIX_AFTER + 1

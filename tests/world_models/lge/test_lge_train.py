@@ -26,7 +26,7 @@ def test_sigterm_saves_and_resumes(tmp_path):
     step = load_training_state(run / "resume.pt")["step"]
     assert 0 < step < 100000
     model, header, _ = load_model(run / "lge.safetensors", family="lge")
-    assert header["info"]["steps"] == step and len(model.start_states) > 0
+    assert header["info"]["steps"] == step and len(model.start_prefixes) > 0
 
     resumed = subprocess.run(command[:-6] + ["--steps", str(step + 3), "--batch-size", "4", "--save-minutes", "5"],
                              env=env, capture_output=True, text=True, timeout=240)
