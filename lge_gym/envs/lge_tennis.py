@@ -253,7 +253,8 @@ class LGETennisTask(BoundedTennisState, Task):
         context = None
         if "start" in options:  # a state, or the first frames of a point (its history so far)
             start = torch.as_tensor(np.asarray(options["start"], dtype=np.float32))
-            if start.shape[-1:] != (layout.STATE_SIZE,) or start.ndim > 2 or len(start.reshape(-1, layout.STATE_SIZE)) >= HISTORY:
+            size = layout.STATE_SIZE
+            if start.ndim not in (1, 2) or start.shape[-1] != size or start.numel() >= HISTORY * size:
                 raise ValueError(f"start option: a state ({layout.STATE_SIZE},) or first frames (L < {HISTORY}, "
                                  f"{layout.STATE_SIZE}), got shape {tuple(start.shape)}")  # fmt: skip
             start = start.reshape(1, -1, layout.STATE_SIZE).expand(batch, -1, -1)

@@ -255,8 +255,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--guidance", type=float, default=None, help="text guidance scale (default: the checkpoint's)")
     parser.add_argument("--eta", type=float, default=None, help="sampler's fresh noise per step (default: the checkpoint's)")
     parser.add_argument("--reconcile-weight", type=float, default=None,
-                        help="refit positions to the generated velocities with this pull of the generated positions "
-                             "(0: integrate; a negative value keeps the raw positions; default: the checkpoint's)")  # fmt: skip
+                        help="refit positions to the generated velocities with this pull of the generated "
+                             "positions (0: integrate; a negative value keeps the raw positions; default: the "
+                             "checkpoint's)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,9 +3,9 @@
 Each token reads its object's (noisy or known) features with the known-entry mask, plus embeddings of its object,
 its frame and, for players, that player's text at that frame (with ``ball_text``, the ball's tokens read both
 players' text as well). With ``text_whitening`` the text projections act on whitened embeddings; the whitening is
-folded into their weights (``weight @ W``), which costs one small matrix product per pass instead of one per token. The noise level and the court surface modulate every
-block through adaptive layer norm (as in DiT), with the modulation initialised to zero so training starts from an
-identity network.
+folded into their weights (``weight @ W``), which costs one small matrix product per pass instead of one per token.
+The noise level and the court surface modulate every block through adaptive layer norm (as in DiT), with the
+modulation initialised to zero so training starts from an identity network.
 """
 
 from __future__ import annotations

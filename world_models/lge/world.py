@@ -39,9 +39,9 @@ def serve_prefixes(sequences: list[torch.Tensor], fps: float, count: int) -> lis
         j = judge(states.numpy(), fps)
         serves = [h.frame for h in j.hits if h.shot == "serve"]
         landed = next((b.frame for b in j.bounces if serves and b.frame > serves[0] and b.inside), None)
-        if j.winner is not None and j.point_frame is not None and landed is not None and j.point_frame <= landed:
-            continue
         if landed is None or landed + SERVE_PREFIX_AFTER + 8 >= len(states):
+            continue
+        if j.point_frame is not None and j.point_frame <= landed:  # the point was over before the serve landed in
             continue
         out.append(states[: landed + SERVE_PREFIX_AFTER + 1].clone())
         if len(out) == count:
@@ -105,7 +105,8 @@ class LGEWorldModel(WorldModel):
         ``(L, STATE_SIZE)`` of a point, from its first state (`serve_prefixes`)."""
         for prefix in prefixes:
             if prefix.ndim != 2 or prefix.shape[1] != layout.STATE_SIZE or not 0 < len(prefix) < HISTORY:
-                raise ValueError(f"a start is (frames < {HISTORY}, {layout.STATE_SIZE}) states, got {tuple(prefix.shape)}")
+                shape = tuple(prefix.shape)
+                raise ValueError(f"a start is (frames < {HISTORY}, {layout.STATE_SIZE}) states, got {shape}")
         self.start_frames = torch.cat([p.float().cpu() for p in prefixes]) if prefixes else self.start_frames[:0]
         self.start_lengths = torch.tensor([len(p) for p in prefixes], dtype=torch.int64)
 
