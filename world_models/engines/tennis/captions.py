@@ -2,7 +2,9 @@
 
 A point is cut into segments at every ball strike; in each segment a player is either striking (how it moved to the
 ball, the shot, where the ball went, what came of it), recovering (where it went after its own shot), receiving
-(waiting for the serve) or serving; after the point it wins or loses. Every clause has several phrasings, picked by
+(waiting for the serve) or serving; after the point it wins or loses. A striker's caption also covers its shot's
+flight, up to the ball's next bounce or strike: the caption tells where the ball goes and what comes of it, so it
+spans the frames where that happens (a model conditioned on it sees the words beside the flight they describe). Every clause has several phrasings, picked by
 a generator of its own, so captions vary without changing the simulation and a model must rely on their meaning.
 
 Left and right are the broadcast camera's (screen) left and right, for both players (see `court`).
@@ -180,6 +182,7 @@ def caption_point(engine: Any, roots: dict[str, np.ndarray], rng: np.random.Gene
     hit_frames = [s.frame for s in shots]
     boundaries = [-1] + hit_frames + [point_frame]
     out = {p: [""] * n for p in ("bottom", "top")}
+    shot_texts: list[tuple[str, str]] = []  # (striker, caption) of every shot, in order
     for i in range(len(boundaries) - 1):
         a, b = boundaries[i], boundaries[i + 1]
         if b <= a:
@@ -207,6 +210,12 @@ def caption_point(engine: Any, roots: dict[str, np.ndarray], rng: np.random.Gene
             text = _join(subject, clauses, rng)
             for f in range(max(a + 1, 0), b + 1):
                 out[p][f] = text
+            if striker_record is not None and striker_record.player == p:
+                shot_texts.append((p, text))
+    # Each striker's caption continues over its shot's flight (it says where the ball goes).
+    for (p, text), hit, end in zip(shot_texts, hit_frames, _flight_ends(events, hit_frames, point_frame), strict=True):
+        for f in range(hit + 1, end + 1):
+            out[p][f] = text
     # After the point: the winner and the loser.
     for p in ("bottom", "top"):
         won = engine.winner == p
@@ -217,6 +226,12 @@ def caption_point(engine: Any, roots: dict[str, np.ndarray], rng: np.random.Gene
             for f in range(point_frame + 1, n):
                 out[p][f] = out[p][point_frame]
     return out
+
+
+def _flight_ends(events: Sequence[Sequence[dict]], hit_frames: list[int], point_frame: int) -> list[int]:
+    """Per shot, the frame its flight ends: the ball's next bounce or strike, or the end of the point."""
+    stops = sorted(f for f, evs in enumerate(events) for e in evs if e["type"] in ("bounce", "hit"))
+    return [min(next((f for f in stops if f > hit), point_frame), point_frame) for hit in hit_frames]
 
 
 def _striker(
