@@ -84,6 +84,19 @@ def recovery_caption(player: str) -> str:
 RESET_OPTIONS = ("start", "opponent", "camera", "surface", "court_colour")
 
 
+def _in_flight_since_turn(state: TensorDict, row: int) -> bool:
+    """Whether the ball has not bounced since it last turned around in depth (a strike sends it the other way)."""
+    n = int(state["length"][row])
+    ball = state["history"][row, :n]
+    vy = ball[:, layout.SLICES["ball.velocity"].start + 1]
+    turns = torch.nonzero(torch.sign(vy[1:]) * torch.sign(vy[:-1]) < 0).flatten()
+    first = int(turns[-1]) + 1 if len(turns) else 0
+    z = ball[first:, layout.SLICES["ball.position"].start + 2]
+    vz = ball[first:, layout.SLICES["ball.velocity"].start + 2]
+    bounced = (vz[:-1] <= 0) & (vz[1:] > 0) & (z[1:] < 0.3)
+    return not bool(bounced.any())
+
+
 def _scene_overrides(options: dict[str, Any]) -> list[tuple[slice, Any]]:
     """Layout slices and values set by the ``camera``, ``surface`` and ``court_colour`` reset options."""
     out = []
@@ -112,8 +125,8 @@ class LGETennisTask(BoundedTennisState, Task):
     """One or two players of the LGE animation model; rewards from the referee on the generated states.
 
     Each player's text at a step is its command caption while the ball travels towards it (the shot it is about to
-    play) and a recovery caption otherwise, as in the engine's captions; a change of text makes the model re-plan
-    from the current frame.
+    play) and on through that shot's flight until the ball next bounces, and a recovery caption otherwise, as in
+    the engine's captions; a change of text makes the model re-plan from the current frame.
     """
 
     def __init__(
@@ -210,7 +223,8 @@ class LGETennisTask(BoundedTennisState, Task):
     def model_action(self, actions: dict[str, Any], state: TensorDict, generator: torch.Generator) -> TensorDict:
         """Each player's text: while the ball flies towards it, the shot chosen when that ball started coming (the
         command is latched, as a player plans its return when the opponent strikes, so an agent that changes its
-        action every step does not make the model re-plan every step); otherwise a recovery caption."""
+        action every step does not make the model re-plan every step); it stays on while that shot flies, until the
+        ball bounces (the engine's captions describe a shot up to its landing); otherwise a recovery caption."""
         b = state.batch_size[0]
         rows = torch.arange(b, device=self.model.device)
         vy = layout.SLICES["ball.velocity"].start + 1
@@ -223,6 +237,8 @@ class LGETennisTask(BoundedTennisState, Task):
                 towards_now = now[row] < 0 if player == "bottom" else now[row] > 0
                 towards_before = before[row] < 0 if player == "bottom" else before[row] > 0
                 if not towards_now:
+                    if bool(state["text_on"][row, i]) and _in_flight_since_turn(state, row):
+                        texts[row][i] = None  # its shot is still flying: keep the shot's text
                     continue
                 if towards_before and bool(state["text_on"][row, i]):
                     texts[row][i] = None  # keep the latched text

@@ -126,3 +126,24 @@ def test_camera_moves_mid_point_and_stays():
     assert np.allclose(env.unwrapped.layout_state()[layout.SLICES["camera.translation"]], camera, atol=1e-5)
     assert np.abs(obs.astype(int) - before).mean() > 5
     assert set(env.unwrapped.view_keys) == {"[", "]", ";", "'", "-", "="}
+
+
+def test_striker_keeps_its_shot_text_until_the_ball_bounces():
+    """As in the engine's captions, a shot's words stay on while it flies; the bounce hands over to recovery."""
+    from tensordict import TensorDict
+
+    from lge_gym.envs.lge_tennis import _in_flight_since_turn
+
+    seq = generate(0, 0, render=False)
+    vectors = torch.as_tensor(seq.vectors()[::2], dtype=torch.float32)
+    events = seq.engine.events
+    shot = seq.engine.shots[1]  # the return of serve: the ball turns around at the strike
+    bounce = next(f for f, evs in enumerate(events) for e in evs if f > shot.frame and e["type"] == "bounce")
+
+    def state_at(frame: int) -> TensorDict:
+        n = frame // 2 + 1
+        return TensorDict({"history": vectors[None], "length": torch.tensor([n])}, batch_size=[1])
+
+    assert _in_flight_since_turn(state_at(shot.frame + 6), 0)
+    assert _in_flight_since_turn(state_at(bounce - 2), 0)
+    assert not _in_flight_since_turn(state_at(bounce + 4), 0)

@@ -104,3 +104,21 @@ def test_default_dataset_has_5000_distinct_captions():
             captions.update(seq.captions[player])
     print(f"distinct captions in 2000 sequences: {len(captions)}")
     assert len(captions) >= 5000
+
+
+def test_striker_caption_covers_its_shot_until_the_next_bounce():
+    """The caption says where the shot goes, so it stays on the striker while the ball flies there."""
+    checked = 0
+    for index in range(6):
+        seq = generate(0, index, render=False)
+        events = seq.engine.events
+        point = next(f for f, evs in enumerate(events) for e in evs if e["type"] == "point")
+        for shot in seq.engine.shots:
+            end = next(f for f, evs in enumerate(events) for e in evs
+                       if f > shot.frame and e["type"] in ("bounce", "hit", "point"))  # fmt: skip
+            caption = seq.captions[shot.player][shot.frame]
+            assert all(seq.captions[shot.player][f] == caption for f in range(shot.frame, min(end, point) + 1))
+            if end < point:
+                assert seq.captions[shot.player][end + 1] != caption
+                checked += 1
+    assert checked >= 6
