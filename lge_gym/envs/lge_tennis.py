@@ -84,17 +84,17 @@ def recovery_caption(player: str) -> str:
 RESET_OPTIONS = ("start", "opponent", "camera", "surface", "court_colour")
 
 
-def _in_flight_since_turn(state: TensorDict, row: int) -> bool:
-    """Whether the ball has not bounced since it last turned around in depth (a strike sends it the other way)."""
-    n = int(state["length"][row])
-    ball = state["history"][row, :n]
-    vy = ball[:, layout.SLICES["ball.velocity"].start + 1]
-    turns = torch.nonzero(torch.sign(vy[1:]) * torch.sign(vy[:-1]) < 0).flatten()
-    first = int(turns[-1]) + 1 if len(turns) else 0
-    z = ball[first:, layout.SLICES["ball.position"].start + 2]
-    vz = ball[first:, layout.SLICES["ball.velocity"].start + 2]
-    bounced = (vz[:-1] <= 0) & (vz[1:] > 0) & (z[1:] < 0.3)
-    return not bool(bounced.any())
+def _in_flight_since_turn(state: TensorDict) -> torch.Tensor:
+    """Per row, whether the ball has not bounced since it last turned around in depth (a strike sends it back)."""
+    history, length = state["history"], state["length"]
+    vel, pos = layout.SLICES["ball.velocity"].start, layout.SLICES["ball.position"].start
+    vy, vz, z = history[:, :, vel + 1], history[:, :, vel + 2], history[:, :, pos + 2]
+    frame = torch.arange(history.shape[1], device=history.device)
+    valid = frame[None, 1:] < length[:, None]  # pairs (t-1, t) inside the point so far
+    turned = (torch.sign(vy[:, 1:]) * torch.sign(vy[:, :-1]) < 0) & valid
+    since = torch.where(turned, frame[None, 1:], 0).amax(dim=1)  # first frame of the current flight direction
+    bounced = (vz[:, :-1] <= 0) & (vz[:, 1:] > 0) & (z[:, 1:] < 0.3) & valid & (frame[None, :-1] >= since[:, None])
+    return ~bounced.any(dim=1)
 
 
 def _scene_overrides(options: dict[str, Any]) -> list[tuple[slice, Any]]:
@@ -231,16 +231,18 @@ class LGETennisTask(BoundedTennisState, Task):
         now = self.model.current(state)[:, vy].cpu().numpy()
         before = state["history"][rows, (state["length"] - 2).clamp(min=0), vy].cpu().numpy()
         texts: list[list[str | None]] = [[recovery_caption(p) for p in PLAYERS] for _ in range(b)]
+        flying = _in_flight_since_turn(state).cpu().numpy()
+        text_on = state["text_on"].cpu().numpy()
         for row in range(b):
             for i, player in enumerate(PLAYERS):
                 # The ball flies towards the bottom player when its y velocity is negative (bottom is at negative y).
                 towards_now = now[row] < 0 if player == "bottom" else now[row] > 0
                 towards_before = before[row] < 0 if player == "bottom" else before[row] > 0
                 if not towards_now:
-                    if bool(state["text_on"][row, i]) and _in_flight_since_turn(state, row):
+                    if text_on[row, i] and flying[row]:
                         texts[row][i] = None  # its shot is still flying: keep the shot's text
                     continue
-                if towards_before and bool(state["text_on"][row, i]):
+                if towards_before and text_on[row, i]:
                     texts[row][i] = None  # keep the latched text
                 elif i in self.controlled:
                     texts[row][i] = actions["texts"][self.controlled.index(i)][row]

@@ -135,15 +135,12 @@ def test_striker_keeps_its_shot_text_until_the_ball_bounces():
     from lge_gym.envs.lge_tennis import _in_flight_since_turn
 
     seq = generate(0, 0, render=False)
-    vectors = torch.as_tensor(seq.vectors()[::2], dtype=torch.float32)
+    vectors = torch.as_tensor(seq.vectors(), dtype=torch.float32)  # 25 fps, as the small model
     events = seq.engine.events
     shot = seq.engine.shots[1]  # the return of serve: the ball turns around at the strike
     bounce = next(f for f, evs in enumerate(events) for e in evs if f > shot.frame and e["type"] == "bounce")
 
-    def state_at(frame: int) -> TensorDict:
-        n = frame // 2 + 1
-        return TensorDict({"history": vectors[None], "length": torch.tensor([n])}, batch_size=[1])
-
-    assert _in_flight_since_turn(state_at(shot.frame + 6), 0)
-    assert _in_flight_since_turn(state_at(bounce - 2), 0)
-    assert not _in_flight_since_turn(state_at(bounce + 4), 0)
+    # One row per moment, each with its own length: after the strike, just before the bounce, after it.
+    lengths = torch.tensor([shot.frame + 6, bounce - 2, bounce + 4]) + 1
+    state = TensorDict({"history": vectors[None].expand(3, -1, -1), "length": lengths}, batch_size=[3])
+    assert _in_flight_since_turn(state).tolist() == [True, True, False]
