@@ -12,7 +12,7 @@ class LGEConfig:
 
     SAMPLER_FIELDS: ClassVar[tuple[str, ...]] = ("sample_steps", "guidance", "eta", "reconcile_weight")
     """Settings of sampling only: trained weights serve any value of them."""
-    LOSS_FIELDS: ClassVar[tuple[str, ...]] = ("text_dropout", "velocity_weight", "acceleration_weight")
+    LOSS_FIELDS: ClassVar[tuple[str, ...]] = ("text_dropout", "velocity_weight", "acceleration_weight", "contact_weight")
     """Settings of the training objective only: a run may continue trained weights under other values."""
     GROWTH_FIELDS: ClassVar[tuple[str, ...]] = ("text_whitening", "ball_text")
     """Switches that add parts whose initial values leave the network's function unchanged: a run may switch them
@@ -45,6 +45,9 @@ class LGEConfig:
     acceleration_weight: float = 0.0
     """Weight of the loss on second differences (accelerations) of the predicted clean sequence: it penalises the
     frame-to-frame jitter that ballistic flights and bounces cannot have."""
+    contact_weight: float = 0.0
+    """Extra weight of the noise-prediction loss on frames within `data.CONTACT_FRAMES` of a racket contact
+    (`data.near_contact`): the few frames of a window where a shot's timing and launch are decided."""
     guidance: float = 1.5
     """Classifier-free guidance scale on text at sampling (1: no guidance)."""
     eta: float = 0.0

@@ -16,6 +16,7 @@ import torch
 from tqdm import tqdm
 
 from world_models.core.checkpoint import atomic_path
+from world_models.engines.tennis import layout
 from world_models.lge.config import LGEConfig
 from world_models.lge.objects import (
     BALL_POSITION,
@@ -135,10 +136,28 @@ class WindowSampler:
         )
         return {
             "states": states,  # (B, T, STATE_SIZE)
+            "contact": near_contact(states),  # (B, T)
             "objects": to_objects(states),  # (B, T, 3, F)
             "text": self.text_table[ids],  # (B, T, 2, E)
             "surface": surface_of(states[:, 0]),
         }
+
+
+CONTACT_FRAMES = 4
+"""Frames on either side of a racket contact that `near_contact` marks."""
+
+
+def near_contact(states: torch.Tensor) -> torch.Tensor:
+    """bool ``(B, T)``: frames within `CONTACT_FRAMES` of a racket (or net) contact in flat states
+    ``(B, T, STATE_SIZE)``: where the ball's depth velocity reverses or jumps by more than 10 m/s in a frame (a
+    strike sends it back, a serve sends it off from rest; a bounce changes it by a few m/s at most)."""
+    vy = states[:, :, layout.SLICES["ball.velocity"].start + 1]
+    contact = torch.zeros(vy.shape, dtype=torch.bool, device=vy.device)
+    reversed_ = torch.sign(vy[:, 1:]) * torch.sign(vy[:, :-1]) < 0
+    contact[:, 1:] = reversed_ | ((vy[:, 1:] - vy[:, :-1]).abs() > 10.0)
+    width = 2 * CONTACT_FRAMES + 1
+    spread = torch.nn.functional.max_pool1d(contact[:, None].float(), width, stride=1, padding=CONTACT_FRAMES)
+    return spread[:, 0] > 0
 
 
 def random_known_mask(batch: int, config: LGEConfig, generator: torch.Generator) -> torch.Tensor:
@@ -171,10 +190,12 @@ def random_known_mask(batch: int, config: LGEConfig, generator: torch.Generator)
 
 __all__ = [
     "JOINTS",
+    "CONTACT_FRAMES",
     "StateSequences",
     "WindowSampler",
     "embed_captions",
     "from_dataset",
     "from_engine",
+    "near_contact",
     "random_known_mask",
 ]

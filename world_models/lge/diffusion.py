@@ -50,9 +50,11 @@ def training_loss(
     generator: torch.Generator | None = None,
     velocity_weight: float = 1.0,
     acceleration_weight: float = 0.0,
+    frame_weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Noise-prediction MSE over the unknown entries of ``x0`` ``(B, T, 3, F)``, each weighted by
-    ``entry_weight`` ``(3, F)`` (zero on padding), plus velocity and acceleration terms: the first and second
+    ``entry_weight`` ``(3, F)`` (zero on padding) and by ``frame_weight`` ``(B, T)`` when given (frames that matter
+    more; the average still counts each entry once), plus velocity and acceleration terms: the first and second
     frame-to-frame differences of the clean sequence implied by the prediction must match the data's (as the
     velocity loss of motion diffusion models), weighted by the signal fraction so that nearly pure-noise levels do
     not dominate. Without them a partly trained model jitters from frame to frame."""
@@ -66,7 +68,8 @@ def training_loss(
     unknown = 1 - cond.known
     weight = unknown * entry_weight
     count = (unknown * (entry_weight > 0)).sum().clamp(min=1)
-    loss = ((predicted - noise) ** 2 * weight).sum() / count
+    per_frame = weight if frame_weight is None else weight * frame_weight[:, :, None, None]
+    loss = ((predicted - noise) ** 2 * per_frame).sum() / count
     x0_hat = cond.known * x0 + unknown * (x_in - (1 - a).sqrt() * predicted) / a.sqrt()
     for order, weight in ((1, velocity_weight), (2, acceleration_weight)):
         if weight:

@@ -63,13 +63,19 @@ class AnimationModel(nn.Module):
         text_on: torch.Tensor,
         surface: torch.Tensor,
         generator: torch.Generator | None = None,
+        contact: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Training loss of a batch of windows of object features ``(B, T, 3, F)`` (unstandardised)."""
+        """Training loss of a batch of windows of object features ``(B, T, 3, F)`` (unstandardised); ``contact``
+        ``(B, T)`` marks frames near a racket contact, weighted ``1 + contact_weight``."""
         x0 = self.standardise(objects)
         cond = Conditioning(x0, known, text, text_on, surface)
         c = self.config
+        frame_weight = None
+        if contact is not None and c.contact_weight:
+            frame_weight = 1.0 + c.contact_weight * contact.to(x0.dtype)
         return training_loss(self.network, self.alpha_bar, x0, cond, self.loss_weight, generator,
-                             velocity_weight=c.velocity_weight, acceleration_weight=c.acceleration_weight)  # fmt: skip
+                             velocity_weight=c.velocity_weight, acceleration_weight=c.acceleration_weight,
+                             frame_weight=frame_weight)  # fmt: skip
 
     @torch.no_grad()
     def generate(

@@ -185,7 +185,8 @@ def run(args: argparse.Namespace) -> int:
             text_on = torch.rand(args.batch_size, 1, 2, generator=data_generator) >= config.text_dropout
             text_on = text_on.expand(-1, config.window, -1)
             loss = animation.loss(batch["objects"].to(device), known.to(device), batch["text"].to(device),
-                                  text_on.to(device), batch["surface"].to(device), generator)  # fmt: skip
+                                  text_on.to(device), batch["surface"].to(device), generator,
+                                  contact=batch["contact"].to(device))  # fmt: skip
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(animation.parameters(), 1.0)

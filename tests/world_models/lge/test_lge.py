@@ -9,7 +9,7 @@ import torch
 from world_models import build_model, load_model, save_model
 from world_models.engines.tennis import layout
 from world_models.engines.tennis.sequence import generate
-from world_models.lge.data import WindowSampler, _collect, random_known_mask
+from world_models.lge.data import CONTACT_FRAMES, WindowSampler, _collect, near_contact, random_known_mask
 from world_models.lge.director import Constraint, TextSpan, direct
 from world_models.lge.objects import FEATURE_DIM, OBJECTS, to_objects, to_states
 
@@ -79,6 +79,37 @@ def test_acceleration_term_penalises_jitter(data):
 
     assert loss(1.0) > loss(0.0) + 1e-3
     assert loss(2.0) - loss(0.0) == pytest.approx(2 * (loss(1.0) - loss(0.0)), rel=1e-4)
+
+
+def test_contact_frames_are_found_and_weighted(points, data):
+    """Frames around each strike (not bounces) are marked, and `contact_weight` weights their loss."""
+    point = points[0]
+    states = torch.as_tensor(point.vectors())[None]
+    marked = near_contact(states)[0]
+    strikes = [s.frame for s in point.engine.shots]  # the serve included
+    assert strikes and all(marked[f - CONTACT_FRAMES + 1 : f + CONTACT_FRAMES].all() for f in strikes)
+    events = [(f, e["type"]) for f, evs in enumerate(point.engine.events) for e in evs]
+    contacts = strikes + [f for f, kind in events if kind == "net"]
+    far = [f for f, kind in events if kind == "bounce" and min(abs(f - h) for h in contacts) > 2 * CONTACT_FRAMES]
+    assert far and not any(marked[f] for f in far)
+
+    model = _model()
+    c = model.config
+    sampler = WindowSampler(data, torch.randn(len(data.captions), c.text_dim), c)
+    g = torch.Generator().manual_seed(0)
+    batch = sampler.batch(8, g)
+    assert batch["contact"].shape == (8, c.window) and batch["contact"].any()
+    known = random_known_mask(8, c, g)
+    text_on = torch.ones(8, c.window, 2, dtype=torch.bool)
+    model.animation.set_statistics(batch["objects"])
+
+    def loss(weight: float) -> float:
+        c.contact_weight = weight
+        with torch.no_grad():
+            return model.animation.loss(batch["objects"], known, batch["text"], text_on, batch["surface"],
+                                        torch.Generator().manual_seed(1), contact=batch["contact"]).item()  # fmt: skip
+
+    assert loss(3.0) > loss(0.0) + 1e-3
 
 
 def test_warm_start_may_change_loss_and_sampler_settings_only(tmp_path):
