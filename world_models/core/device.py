@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 
 
@@ -35,3 +38,12 @@ def restore_generators(state: dict, generator: torch.Generator, data_generator: 
     generator.set_state(state["generator"])
     if data_generator is not generator and "data_generator" in state:
         data_generator.set_state(state["data_generator"])
+
+
+@contextlib.contextmanager
+def seeded_init(seed: int) -> Iterator[None]:
+    """Build modules inside this block to draw their initial weights from ``seed``: a training command's weights
+    then depend on its arguments alone. The global generator is forked, so the caller's stream is untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield

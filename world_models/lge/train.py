@@ -20,7 +20,13 @@ from tqdm import tqdm
 
 from world_models.core.checkpoint import load_training_state, save_training_state
 from world_models.core.config import config_to_dict
-from world_models.core.device import generator_states, resolve_device, restore_generators, training_generators
+from world_models.core.device import (
+    generator_states,
+    resolve_device,
+    restore_generators,
+    seeded_init,
+    training_generators,
+)
 from world_models.core.ema import ParameterAverage
 from world_models.lge.data import (
     StateSequences,
@@ -106,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
     train, held_out, table = _data(args, config.frame_stride, run_dir)
     sampler = WindowSampler(train, table, config)
     device = resolve_device(args.device)
-    model = LGEWorldModel(config).to(device)
+    with seeded_init(args.seed):
+        model = LGEWorldModel(config).to(device)
     animation = model.animation
     optimizer = torch.optim.AdamW(animation.parameters(), lr=args.lr, weight_decay=0.01)
     generator, data_generator = training_generators(args.seed, device)  # diffusion noise; batches

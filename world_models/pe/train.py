@@ -22,7 +22,13 @@ from tqdm import tqdm
 
 from world_models.core.checkpoint import load_training_state, save_training_state
 from world_models.core.config import config_to_dict
-from world_models.core.device import generator_states, resolve_device, restore_generators, training_generators
+from world_models.core.device import (
+    generator_states,
+    resolve_device,
+    restore_generators,
+    seeded_init,
+    training_generators,
+)
 from world_models.pe.data import (
     WindowSampler,
     context_frames,
@@ -142,8 +148,9 @@ def run(args: argparse.Namespace) -> int:
     train, held_out = _data(args, run_dir)
     sampler = WindowSampler(strided(train, config.frame_stride), config.sequence_length_end)
     device = resolve_device(args.device)
-    model = PEWorldModel(config).to(device)
-    trainer = Trainer(model).to(device)
+    with seeded_init(args.seed):
+        model = PEWorldModel(config).to(device)
+        trainer = Trainer(model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.5, 0.999))
     d_optimizer = torch.optim.Adam(trainer.discriminators.parameters(), lr=config.lr, betas=(0.5, 0.999))
     generator, data_generator = training_generators(args.seed, device)  # Gumbel and direction noise; batches

@@ -24,7 +24,13 @@ import torch
 from world_models.core.checkpoint import load_training_state, save_training_state
 from world_models.core.command import command_line
 from world_models.core.config import config_from_dict, config_to_dict
-from world_models.core.device import generator_states, resolve_device, restore_generators, training_generators
+from world_models.core.device import (
+    generator_states,
+    resolve_device,
+    restore_generators,
+    seeded_init,
+    training_generators,
+)
 from world_models.data.pvg_format import SequenceSampler, read_info, read_split
 from world_models.pvg.config import PVGConfig
 from world_models.pvg.losses import MutualInformation, training_losses
@@ -148,7 +154,8 @@ def run(args: argparse.Namespace) -> int:
     total_steps = args.steps if args.steps is not None else config.max_steps
     device = resolve_device(args.device)
 
-    model = PVGModel(config).to(device)
+    with seeded_init(args.seed):
+        model = PVGModel(config).to(device)
     mi = MutualInformation(config.num_actions, config.mi_smoothing, config.mi_entropy_weight).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     # Model draws (Gumbel noise, direction samples) on the device, batches on the CPU.

@@ -23,7 +23,7 @@ import torch
 
 from world_models.core.checkpoint import load_training_state, save_training_state
 from world_models.core.config import config_from_dict, config_to_dict
-from world_models.core.device import resolve_device
+from world_models.core.device import resolve_device, seeded_init
 from world_models.engines.tennis import layout
 from world_models.layers.ssim import ssim
 from world_models.render import rays as R
@@ -195,7 +195,8 @@ def run(args: argparse.Namespace) -> int:
     resume = load_training_state(state_path) if state_path.is_file() else None
     config = config_from_dict(RendererConfig, resume["config"]) if resume else config_from_args(args)
     device = resolve_device(args.device)
-    model = TennisRenderer(config).to(device)
+    with seeded_init(args.seed):
+        model = TennisRenderer(config).to(device)
     textures = {id(p) for p in model.texture_parameters()}
     optimizer = torch.optim.Adam([
         {"params": [p for p in model.parameters() if id(p) not in textures], "lr": config.lr},
