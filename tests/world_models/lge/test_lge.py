@@ -29,6 +29,18 @@ def _model():
     return build_model("lge", "tiny")
 
 
+def _loss_setup(data):
+    """A tiny model with statistics set on a batch of 8 windows, the batch, a conditioning mask and text switches."""
+    model = _model()
+    c = model.config
+    sampler = WindowSampler(data, torch.randn(len(data.captions), c.text_dim), c)
+    g = torch.Generator().manual_seed(0)
+    batch = sampler.batch(8, g)
+    known = random_known_mask(8, c, g)
+    model.animation.set_statistics(batch["objects"])
+    return model, batch, known, torch.ones(8, c.window, 2, dtype=torch.bool)
+
+
 def test_object_round_trip(points):
     states = torch.as_tensor(points[0].vectors())
     back = to_states(to_objects(states), states[:1])
@@ -62,14 +74,8 @@ def test_training_lowers_loss(data):
 
 def test_acceleration_term_penalises_jitter(data):
     """The acceleration loss is part of the objective when its weight is set (and scales with it)."""
-    model = _model()
+    model, batch, known, text_on = _loss_setup(data)
     c = model.config
-    sampler = WindowSampler(data, torch.randn(len(data.captions), c.text_dim), c)
-    g = torch.Generator().manual_seed(0)
-    batch = sampler.batch(8, g)
-    known = random_known_mask(8, c, g)
-    text_on = torch.ones(8, c.window, 2, dtype=torch.bool)
-    model.animation.set_statistics(batch["objects"])
 
     def loss(weight: float) -> float:
         c.acceleration_weight = weight
@@ -93,15 +99,9 @@ def test_contact_frames_are_found_and_weighted(points, data):
     far = [f for f, kind in events if kind == "bounce" and min(abs(f - h) for h in contacts) > 2 * CONTACT_FRAMES]
     assert far and not any(marked[f] for f in far)
 
-    model = _model()
+    model, batch, known, text_on = _loss_setup(data)
     c = model.config
-    sampler = WindowSampler(data, torch.randn(len(data.captions), c.text_dim), c)
-    g = torch.Generator().manual_seed(0)
-    batch = sampler.batch(8, g)
     assert batch["contact"].shape == (8, c.window) and batch["contact"].any()
-    known = random_known_mask(8, c, g)
-    text_on = torch.ones(8, c.window, 2, dtype=torch.bool)
-    model.animation.set_statistics(batch["objects"])
 
     def loss(weight: float) -> float:
         c.contact_weight = weight
