@@ -12,7 +12,12 @@ class LGEConfig:
 
     SAMPLER_FIELDS: ClassVar[tuple[str, ...]] = ("sample_steps", "guidance", "eta", "reconcile_weight")
     """Settings of sampling only: trained weights serve any value of them."""
-    LOSS_FIELDS: ClassVar[tuple[str, ...]] = ("text_dropout", "velocity_weight", "acceleration_weight", "contact_weight")
+    LOSS_FIELDS: ClassVar[tuple[str, ...]] = (
+        "text_dropout",
+        "velocity_weight",
+        "acceleration_weight",
+        "contact_weight",
+    )
     """Settings of the training objective only: a run may continue trained weights under other values."""
     GROWTH_FIELDS: ClassVar[tuple[str, ...]] = ("text_whitening", "ball_text")
     """Switches that add parts whose initial values leave the network's function unchanged: a run may switch them

@@ -4,8 +4,9 @@ A point is cut into segments at every ball strike; in each segment a player is e
 ball, the shot, where the ball went, what came of it), recovering (where it went after its own shot), receiving
 (waiting for the serve) or serving; after the point it wins or loses. A striker's caption also covers its shot's
 flight, up to the ball's next bounce or strike: the caption tells where the ball goes and what comes of it, so it
-spans the frames where that happens (a model conditioned on it sees the words beside the flight they describe). Every clause has several phrasings, picked by
-a generator of its own, so captions vary without changing the simulation and a model must rely on their meaning.
+spans the frames where that happens (a model conditioned on it sees the words beside the flight they describe).
+Every clause has several phrasings, picked by a generator of its own, so captions vary without changing the
+simulation and a model must rely on their meaning.
 
 Left and right are the broadcast camera's (screen) left and right, for both players (see `court`).
 """
