@@ -1,7 +1,7 @@
 import pytest
 
 from world_models import build_model, preset
-from world_models.core.config import ConfigError, config_from_dict, config_to_dict
+from world_models.core.config import ConfigError, config_from_dict, config_to_dict, config_with_overrides
 from world_models.toy import ToyConfig
 from world_models.zoo import FAMILIES, PRESETS
 
@@ -31,3 +31,21 @@ def test_unknown_preset_and_family():
         preset("toy", "huge")
     with pytest.raises(KeyError, match="unknown model family"):
         build_model("nope")
+
+
+def test_overrides_apply_typed_values():
+    config = config_with_overrides(preset("pe", "small"), ["weight_acmv=0.1", "batch_size=8", "locations=boxes"])
+    assert (config.weight_acmv, config.batch_size, config.locations) == (0.1, 8, "boxes")
+    assert config_with_overrides(preset("pe", "small"), ["weight_acmv=2"]).weight_acmv == 2.0  # int for a float
+
+
+@pytest.mark.parametrize(("assignment", "message"), [
+    ("weight_acmvv=1", "no field 'weight_acmvv'"),
+    ("weight_acmv=abc", "of type float"),
+    ("batch_size=0.5", "of type int"),
+    ("locations=nowhere", "locations must be one of"),
+    ("weight_acmv", "FIELD=VALUE"),
+])  # fmt: skip
+def test_bad_overrides_are_named(assignment, message):
+    with pytest.raises(ConfigError, match=message):
+        config_with_overrides(preset("pe", "small"), [assignment])

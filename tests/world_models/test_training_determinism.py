@@ -32,3 +32,13 @@ def test_pe_resumed_run_equals_one_run(tmp_path):
     _train("pe", tmp_path / "c", 3)
     resumed = _train("pe", tmp_path / "c", 6)
     assert all(torch.equal(once[k], resumed[k]) for k in once)
+
+
+def test_pe_set_changes_the_config_and_a_resume_must_match(tmp_path):
+    import json
+
+    args = ["train", "pe", "--run", str(tmp_path), *FAMILIES["pe"], "--steps", "2", "--save-minutes", "100"]
+    assert main([*args, "--set", "weight_acmv=0.5"]) == 0
+    assert json.loads((tmp_path / "pe.json").read_text())["config"]["weight_acmv"] == 0.5
+    with pytest.raises(SystemExit, match="another config.*weight_acmv"):
+        main([*args[:-4], "--steps", "4", "--save-minutes", "100", "--set", "weight_acmv=0.7"])

@@ -51,3 +51,28 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return value
+
+
+def config_with_overrides(config: C, assignments: list[str]) -> C:
+    """``config`` with ``FIELD=VALUE`` assignments applied (VALUE read as JSON, else as a string), for trainers'
+    ``--set``. An unknown field or a value of another type than the field's current one is an error, not a silent
+    default."""
+    current = config_to_dict(config)
+    changes: dict[str, Any] = {}
+    for assignment in assignments:
+        name, sep, text = assignment.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ConfigError(f"expected FIELD=VALUE, got {assignment!r}")
+        if name not in current:
+            raise ConfigError(f"{type(config).__name__} has no field {name!r}; known fields: {sorted(current)}")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        old = current[name]
+        numeric = isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool)
+        if old is not None and not numeric and type(value) is not type(old):
+            raise ConfigError(f"{type(config).__name__}.{name} must be of type {type(old).__name__}, got {text!r}")
+        changes[name] = value
+    return config_from_dict(type(config), {**current, **changes})

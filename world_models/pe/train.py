@@ -21,7 +21,7 @@ from torch import nn
 from tqdm import tqdm
 
 from world_models.core.checkpoint import load_training_state, save_training_state
-from world_models.core.config import config_to_dict
+from world_models.core.config import ConfigError, config_to_dict, config_with_overrides
 from world_models.core.device import (
     generator_states,
     resolve_device,
@@ -57,6 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "ground with the camera (default: the preset's)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="engine dataset seed and training seed")
     parser.add_argument("--steps", type=int, default=None, help="total optimisation steps (default: the preset's)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="change one PEConfig field of the preset (repeatable), e.g. --set weight_acmv=0.1")
     parser.add_argument("--minutes", type=float, default=None, help="stop (saving) after this many minutes")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--save-minutes", type=float, default=3.0, help="minutes between resume saves and exports")
@@ -144,6 +146,10 @@ def run(args: argparse.Namespace) -> int:
     config = preset("pe", args.preset)
     if args.locations:
         config.locations = args.locations
+    try:
+        config = config_with_overrides(config, args.set)
+    except ConfigError as error:
+        raise SystemExit(f"--set: {error}") from None
     steps = args.steps or config.max_steps
     train, held_out = _data(args, run_dir)
     sampler = WindowSampler(strided(train, config.frame_stride), config.sequence_length_end)
@@ -158,6 +164,11 @@ def run(args: argparse.Namespace) -> int:
     step, warm_from = 0, {}
     if resume.is_file():
         state = load_training_state(resume)
+        if state.get("config", config_to_dict(config)) != config_to_dict(config):
+            saved, asked = state["config"], config_to_dict(config)
+            differ = {k: (saved.get(k), asked.get(k)) for k in asked if saved.get(k) != asked.get(k)}
+            raise SystemExit(f"{resume} was trained with another config (field: (saved, asked) {differ}); resume "
+                             "with the same --preset, --locations and --set, or use a new --run folder")
         trainer.load_state_dict(state["trainer"])
         optimizer.load_state_dict(state["optimizer"])
         d_optimizer.load_state_dict(state["d_optimizer"])
