@@ -42,3 +42,11 @@ def test_pe_set_changes_the_config_and_a_resume_must_match(tmp_path):
     assert json.loads((tmp_path / "pe.json").read_text())["config"]["weight_acmv"] == 0.5
     with pytest.raises(SystemExit, match="another config.*weight_acmv"):
         main([*args[:-4], "--steps", "4", "--save-minutes", "100", "--set", "weight_acmv=0.7"])
+
+
+def test_pe_keep_exports_keeps_each_step(tmp_path):
+    once = _train("pe", tmp_path / "a", 4)
+    assert main(["train", "pe", "--run", str(tmp_path / "b"), *FAMILIES["pe"], "--seed", "3", "--steps", "4",
+                 "--save-minutes", "100", "--keep-exports"]) == 0  # fmt: skip
+    kept = load_file(str(tmp_path / "b" / "exports" / "pe_000004.safetensors"))
+    assert all(torch.equal(once[k], kept[k]) for k in once)

@@ -62,6 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=None, help="stop (saving) after this many minutes")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--save-minutes", type=float, default=3.0, help="minutes between resume saves and exports")
+    parser.add_argument("--keep-exports", action="store_true",
+                        help="also keep every export as exports/pe_<step>.safetensors (to choose a step on validation)")
     parser.add_argument("--device", default="auto", help="torch device (auto: the GPU when there is one)")
     parser.add_argument("--init", default=None,
                         help="release checkpoint (path or shipped name) to continue from when the run folder has no "
@@ -197,6 +199,8 @@ def run(args: argparse.Namespace) -> int:
                                      **generator_states(generator, data_generator), "step": step,
                                      "config": config_to_dict(config)})  # fmt: skip
         save_model(run_dir / "pe", model, info=dict(info, steps=step), extras=model.extras())
+        if args.keep_exports:
+            save_model(run_dir / "exports" / f"pe_{step:06d}", model, info=dict(info, steps=step), extras=model.extras())
 
     stop = []
 
