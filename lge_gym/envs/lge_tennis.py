@@ -37,6 +37,7 @@ from world_models.engines.tennis.court import (
     TARGET_AREAS,
 )
 from world_models.engines.tennis.referee import judge
+from world_models.lge.data import depth_turns
 from world_models.lge.world import HISTORY, LGEWorldModel
 
 PLAYERS = ("bottom", "top")
@@ -91,7 +92,7 @@ def _in_flight_since_turn(state: TensorDict) -> torch.Tensor:
     vy, vz, z = history[:, :, vel + 1], history[:, :, vel + 2], history[:, :, pos + 2]
     frame = torch.arange(history.shape[1], device=history.device)
     valid = frame[None, 1:] < length[:, None]  # pairs (t-1, t) inside the point so far
-    turned = (torch.sign(vy[:, 1:]) * torch.sign(vy[:, :-1]) < 0) & valid
+    turned = depth_turns(vy) & valid
     since = torch.where(turned, frame[None, 1:], 0).amax(dim=1)  # first frame of the current flight direction
     bounced = (vz[:, :-1] <= 0) & (vz[:, 1:] > 0) & (z[:, 1:] < 0.3) & valid & (frame[None, :-1] >= since[:, None])
     return ~bounced.any(dim=1)

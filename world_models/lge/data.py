@@ -147,14 +147,19 @@ CONTACT_FRAMES = 4
 """Frames on either side of a racket contact that `near_contact` marks."""
 
 
+def depth_turns(vy: torch.Tensor) -> torch.Tensor:
+    """bool ``(..., T - 1)``: where the ball's depth velocity ``vy`` ``(..., T)`` changes sign between frames (a
+    strike sends the ball back towards the other side)."""
+    return torch.sign(vy[..., 1:]) * torch.sign(vy[..., :-1]) < 0
+
+
 def near_contact(states: torch.Tensor) -> torch.Tensor:
     """bool ``(B, T)``: frames within `CONTACT_FRAMES` of a racket (or net) contact in flat states
     ``(B, T, STATE_SIZE)``: where the ball's depth velocity reverses or jumps by more than 10 m/s in a frame (a
     strike sends it back, a serve sends it off from rest; a bounce changes it by a few m/s at most)."""
     vy = states[:, :, layout.SLICES["ball.velocity"].start + 1]
     contact = torch.zeros(vy.shape, dtype=torch.bool, device=vy.device)
-    reversed_ = torch.sign(vy[:, 1:]) * torch.sign(vy[:, :-1]) < 0
-    contact[:, 1:] = reversed_ | ((vy[:, 1:] - vy[:, :-1]).abs() > 10.0)
+    contact[:, 1:] = depth_turns(vy) | ((vy[:, 1:] - vy[:, :-1]).abs() > 10.0)
     width = 2 * CONTACT_FRAMES + 1
     spread = torch.nn.functional.max_pool1d(contact[:, None].float(), width, stride=1, padding=CONTACT_FRAMES)
     return spread[:, 0] > 0
@@ -193,6 +198,7 @@ __all__ = [
     "CONTACT_FRAMES",
     "StateSequences",
     "WindowSampler",
+    "depth_turns",
     "embed_captions",
     "from_dataset",
     "from_engine",

@@ -58,12 +58,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="engine dataset seed and training seed")
     parser.add_argument("--steps", type=int, default=None, help="total optimisation steps (default: the preset's)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="change one PEConfig field of the preset (repeatable), e.g. --set weight_acmv=0.1")
+                        help="change one PEConfig field of the preset (repeatable), e.g. --set weight_acmv=0.1")  # fmt: skip
     parser.add_argument("--minutes", type=float, default=None, help="stop (saving) after this many minutes")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--save-minutes", type=float, default=3.0, help="minutes between resume saves and exports")
     parser.add_argument("--keep-exports", action="store_true",
-                        help="also keep every export as exports/pe_<step>.safetensors (to choose a step on validation)")
+                        help="also keep every export as exports/pe_<step>.safetensors (to choose a step on validation)")  # fmt: skip
     parser.add_argument("--device", default="auto", help="torch device (auto: the GPU when there is one)")
     parser.add_argument("--init", default=None,
                         help="release checkpoint (path or shipped name) to continue from when the run folder has no "
@@ -166,11 +166,12 @@ def run(args: argparse.Namespace) -> int:
     step, warm_from = 0, {}
     if resume.is_file():
         state = load_training_state(resume)
-        if state.get("config", config_to_dict(config)) != config_to_dict(config):
-            saved, asked = state["config"], config_to_dict(config)
-            differ = {k: (saved.get(k), asked.get(k)) for k in asked if saved.get(k) != asked.get(k)}
+        asked = config_to_dict(config)
+        saved = state.get("config", asked)
+        if saved != asked:
+            differ = {k: (saved.get(k), asked[k]) for k in asked if saved.get(k) != asked[k]}
             raise SystemExit(f"{resume} was trained with another config (field: (saved, asked) {differ}); resume "
-                             "with the same --preset, --locations and --set, or use a new --run folder")
+                             "with the same --preset, --locations and --set, or use a new --run folder")  # fmt: skip
         trainer.load_state_dict(state["trainer"])
         optimizer.load_state_dict(state["optimizer"])
         d_optimizer.load_state_dict(state["d_optimizer"])
@@ -198,9 +199,10 @@ def run(args: argparse.Namespace) -> int:
                                      "d_optimizer": d_optimizer.state_dict(),
                                      **generator_states(generator, data_generator), "step": step,
                                      "config": config_to_dict(config)})  # fmt: skip
-        save_model(run_dir / "pe", model, info=dict(info, steps=step), extras=model.extras())
-        if args.keep_exports:
-            save_model(run_dir / "exports" / f"pe_{step:06d}", model, info=dict(info, steps=step), extras=model.extras())
+        paths = [run_dir / "pe"] + ([run_dir / "exports" / f"pe_{step:06d}"] if args.keep_exports else [])
+        extras = model.extras()
+        for path in paths:
+            save_model(path, model, info=dict(info, steps=step), extras=extras)
 
     stop = []
 
