@@ -29,6 +29,7 @@ COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
         "pvg": ("world_models.pvg.evaluate", "evaluate a PVG checkpoint: action agreement, rollouts, paddle, reward"),
         "lge": ("world_models.lge.evaluate", "judge the LGE animation model with the referee: text adherence, physics, director"),
         "pe": ("world_models.pe.evaluate", "evaluate a PE checkpoint: action agreement, consistency, ADD/MDR, camera"),
+        "pe-select": ("world_models.pe.select", "choose a PE run's kept export on validation points (agreement, held speeds)"),
         "render": ("world_models.render.evaluate", "evaluate a renderer checkpoint: PSNR, novel cameras, style, pose, grids"),
     },
     "sample": {},

@@ -103,14 +103,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     # PE action module per tennis player: `paper` has the published sizes (pe.md sections 9-10); `small` is the
     # CPU-trained shipped model (narrower, batch 32, location and pose losses up-weighted because one engine frame
-    # moves a player by at most a few centimetres in normalised units); `tiny` is for tests.
+    # moves a player by at most a few centimetres in normalised units; ACMV on saturated displacements in metres, so
+    # that the actions split movement by direction, not by speed); `tiny` is for tests.
     "pe": {
         "tiny": PEConfig(action_hidden=8, dynamics_hidden=16, discriminator_channels=8, discriminator_kernel=3,
                          prior_hidden=8, batch_size=4, sequence_length_start=3, sequence_length_end=4,
                          sequence_length_steps=4, context=2, max_steps=4),
         "small": PEConfig(action_hidden=64, dynamics_hidden=128, discriminator_channels=64, prior_hidden=64,
                           batch_size=32, lr=1e-3, weight_location=100.0, weight_pose=10.0, weight_acmv=1.0,
-                          context=1, sequence_length_steps=3000, max_steps=30_000),
+                          acmv_speed_scale=1.0, context=1, sequence_length_steps=3000, max_steps=30_000),
         "paper": PEConfig(),
     },
 }

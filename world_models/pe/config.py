@@ -58,6 +58,10 @@ class PEConfig:
     """Weight of the marginal entropies inside the MI estimate."""
     weight_acmv: float = 0.1
     """ACMV: within-action variance of location deltas over their total variance."""
+    acmv_speed_scale: float = 0.0
+    """0: ACMV on the raw normalised location deltas (the paper). Above 0 (m/s): on the deltas in metres,
+    saturated as d / (|d| + scale / fps), so that ACMV groups movements by direction rather than by speed (on raw
+    deltas its clusters put the still / moving boundary near half the running speed)."""
     weight_gan_generator: float = 0.1
     """Vanilla BCE GAN loss of the rolled-out sequences (generator side)."""
     weight_gan_discriminator: float = 1.0

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from world_models.pe.config import PEConfig
 from world_models.pe.network import Actions, PlayerAnimation, SequenceDiscriminator
-from world_models.pe.objects import FACING, LOCATION, POSE, STYLE
+from world_models.pe.objects import FACING, LOCATION, LOCATION_SCALE, POSE, STYLE
 from world_models.pvg.losses import MutualInformation, gaussian_kl_standard
 
 
@@ -54,6 +54,16 @@ def acmv(deltas: torch.Tensor, probabilities: torch.Tensor) -> torch.Tensor:
     return within / total.clamp_min(1e-8)
 
 
+def acmv_deltas(config: PEConfig, locations: torch.Tensor) -> torch.Tensor:
+    """The per-step displacements ACMV groups, from normalised ``locations`` (B, T, 2) -> (B * (T-1), 2): raw, or
+    in metres and saturated by ``config.acmv_speed_scale`` (a direction with a speed that levels off)."""
+    deltas = (locations[:, 1:] - locations[:, :-1]).flatten(0, 1)
+    if config.acmv_speed_scale <= 0:
+        return deltas
+    metres = deltas * deltas.new_tensor(LOCATION_SCALE)
+    return metres / (metres.norm(dim=-1, keepdim=True) + config.acmv_speed_scale / config.fps)
+
+
 def player_losses(config: PEConfig, animation: PlayerAnimation, discriminator: SequenceDiscriminator,
                   mutual_information: MutualInformation, objects: torch.Tensor, prior_inputs: torch.Tensor,
                   length_context: int, generator: torch.Generator) -> tuple[dict[str, torch.Tensor], tuple, tuple]:  # fmt: skip
@@ -77,8 +87,7 @@ def player_losses(config: PEConfig, animation: PlayerAnimation, discriminator: S
     if c.weight_mutual_information > 0:
         q = run.reconstructed.probabilities()
         terms["mutual_information"] = c.weight_mutual_information * mutual_information(p.flatten(0, 1), q.flatten(0, 1))
-    deltas = (objects[:, 1:, LOCATION] - objects[:, :-1, LOCATION]).flatten(0, 1)
-    terms["acmv"] = c.weight_acmv * acmv(deltas, p.flatten(0, 1))
+    terms["acmv"] = c.weight_acmv * acmv(acmv_deltas(c, objects[..., LOCATION]), p.flatten(0, 1))
     cond_actions, cond_directions = run.sampled.detach(), run.actions.direction.detach()
     fake_logits = discriminator(pred, cond_actions, cond_directions)
     terms["gan_generator"] = c.weight_gan_generator * F.binary_cross_entropy_with_logits(

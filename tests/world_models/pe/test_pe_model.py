@@ -11,7 +11,7 @@ from world_models.engines.tennis import layout
 from world_models.engines.tennis.sequence import generate
 from world_models.pe import ball as rally
 from world_models.pe.data import WindowSampler, serve_contexts, style_bank, true_directions
-from world_models.pe.losses import acmv
+from world_models.pe.losses import acmv, acmv_deltas
 from world_models.pe.objects import FEATURE_DIM, box_locations, to_objects, to_states
 from world_models.pe.train import Trainer
 from world_models.render.views import engine_frame, move_camera
@@ -100,6 +100,19 @@ def test_acmv_is_zero_for_a_perfect_partition():
     deltas = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
     assert acmv(deltas, torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])) < 1e-6
     assert acmv(deltas, torch.full((4, 2), 0.5)) > 0.99
+
+
+def test_saturated_acmv_deltas_keep_direction_and_level_off_speed():
+    config = preset("pe", "tiny")
+    # Normalised locations of one player: still, 1 m/s right, 5 m/s right, 5 m/s towards +y (at 5 fps, box 5 x 10 m).
+    steps = torch.tensor([[0.0, 0.0], [0.2 / 5, 0.0], [1.0 / 5, 0.0], [0.0, 1.0 / 10]])
+    locations = torch.cumsum(steps, 0).unsqueeze(0)
+    raw = acmv_deltas(config, locations)
+    assert torch.allclose(raw, steps[1:])
+    config.acmv_speed_scale = 1.0
+    saturated = acmv_deltas(config, locations)
+    assert torch.allclose(saturated.norm(dim=-1), torch.tensor([0.5, 5 / 6, 5 / 6]))  # |d| / (|d| + 0.2 m)
+    assert torch.allclose(saturated[2], torch.tensor([0.0, 5 / 6]))  # y is in metres again: same length as x
 
 
 def test_true_directions():
