@@ -49,3 +49,23 @@ def test_overrides_apply_typed_values():
 def test_bad_overrides_are_named(assignment, message):
     with pytest.raises(ConfigError, match=message):
         config_with_overrides(preset("pe", "small"), [assignment])
+
+
+@pytest.mark.parametrize(("family", "structural"), [("pvg", {"num_actions": 4}), ("pe", {"num_actions": 8}),
+                                                   ("lge", {"d_model": 64})])  # fmt: skip
+def test_loss_fields_name_real_fields_and_a_warm_start_may_change_them(tmp_path, family, structural):
+    """`--init` continues weights under other loss settings, never under another architecture."""
+    import dataclasses
+
+    from world_models.core.checkpoint import CheckpointError
+    from world_models.zoo import save_model, warm_start
+
+    config = preset(family, "tiny")
+    names = {f.name for f in dataclasses.fields(config)}
+    assert set(type(config).LOSS_FIELDS) <= names
+    save_model(tmp_path / "m", build_model(family, config), info={"steps": 5})
+    field = type(config).LOSS_FIELDS[0]
+    changed = dataclasses.replace(config, **{field: getattr(config, field) * 2 + 1})
+    assert warm_start(build_model(family, changed), tmp_path / "m.safetensors")[0] == 5
+    with pytest.raises(CheckpointError, match="another config"):
+        warm_start(build_model(family, dataclasses.replace(config, **structural)), tmp_path / "m.safetensors")

@@ -6,6 +6,7 @@ Field docstrings double as command-line help of ``python -m world_models train p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 LOCATION_SOURCES = ("annotations", "boxes")
 ENGINE_FPS = 25.0
@@ -14,6 +15,14 @@ ENGINE_FPS = 25.0
 @dataclass
 class PEConfig:
     """The action module of one dynamic object class per tennis player (design note ``pe.md`` sections 9-10)."""
+
+    LOSS_FIELDS: ClassVar[tuple[str, ...]] = (
+        "weight_location", "weight_facing", "weight_pose", "weight_style", "weight_direction_kl",
+        "weight_mutual_information", "mi_smoothing", "mi_entropy_weight", "weight_acmv", "acmv_speed_scale",
+        "weight_gan_generator", "weight_gan_discriminator", "weight_prior", "centroid_momentum", "lr",
+    )  # fmt: skip
+    """Settings of the objective and the optimizer only: a run may continue trained weights (`--init`) under other
+    values."""
 
     # --- data -------------------------------------------------------------------------------------------------
     locations: str = "annotations"
@@ -111,3 +120,4 @@ class PEConfig:
             raise ValueError(f"frame_stride must be at least 1, got {self.frame_stride}")
         if self.num_actions < 2 or self.action_space_dim < 1:
             raise ValueError("need at least 2 actions and a 1-D action space")
+

@@ -6,11 +6,20 @@ Field docstrings double as command-line help of ``python -m world_models train p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 @dataclass
 class PVGConfig:
     """Everything that defines a PVG model and how it is trained (design note ``pvg.md``)."""
+
+    LOSS_FIELDS: ClassVar[tuple[str, ...]] = (
+        "weight_reconstruction", "motion_weight", "weight_ssim", "weight_state_reconstruction", "weight_direction_kl",
+        "weight_mutual_information", "mi_smoothing", "mi_entropy_weight", "weight_action_state_kl", "weight_reward",
+        "weight_termination", "termination_pos_weight", "weight_pretrain_hidden", "learning_rate", "weight_decay",
+    )  # fmt: skip
+    """Settings of the objective and the optimizer only: a run may continue trained weights (`--init`) under other
+    values."""
 
     # --- data -------------------------------------------------------------------------------------------------
     height: int = 208
