@@ -71,6 +71,17 @@ class ActionNetwork(nn.Module):
             direction = d_mean + torch.sqrt(d_var + 1e-8) * noise
         return ActionOutput(mean, variance, d_mean, d_var, direction, self.final_fc(direction))
 
+    @torch.no_grad()
+    def refit_classifier(self, centroids: torch.Tensor, directions: torch.Tensor) -> float:
+        """Set ``final_fc`` to the Gaussian classifier of ``centroids`` (A, D) with one shared isotropic variance v,
+        estimated from ``directions`` (N, D) around their nearest centroid: logit_k = (c_k . d - |c_k|^2 / 2) / v, the
+        log-posterior of equal-prior classes up to a constant. Returns v."""
+        distance = torch.cdist(directions, centroids).min(-1).values  # (N,)
+        variance = float((distance**2).mean() / directions.shape[-1]) + 1e-6
+        self.final_fc.weight.copy_(centroids / variance)
+        self.final_fc.bias.copy_(-(centroids**2).sum(-1) / (2 * variance))
+        return variance
+
 
 class CentroidEstimator(nn.Module):
     """Non-trainable action centroids (A, D), updated by EMA from probability-weighted direction means."""

@@ -17,6 +17,7 @@ class PVGConfig:
         "weight_reconstruction", "motion_weight", "weight_ssim", "weight_state_reconstruction", "weight_direction_kl",
         "weight_mutual_information", "mi_smoothing", "mi_entropy_weight", "weight_action_state_kl", "weight_reward",
         "weight_termination", "termination_pos_weight", "weight_pretrain_hidden", "learning_rate", "weight_decay",
+        "revive_dead_actions",
     )  # fmt: skip
     """Settings of the objective and the optimizer only: a run may continue trained weights (`--init`) under other
     values."""
@@ -81,6 +82,12 @@ class PVGConfig:
     """Positive-class weight of the termination BCE (episode ends are rare)."""
     weight_pretrain_hidden: float = 1.0
     """MSE of dynamics outputs onto the detached hidden map of the next ground-truth state during pretraining."""
+
+    revive_dead_actions: float = 0.0
+    """0: off (the paper). Above 0: when an action's share of the inferred actions (an EMA over training batches)
+    falls below this, `final_fc` is re-fitted to the action centroids as a shared-variance Gaussian classifier, so
+    each action again owns the directions nearest its centroid (a linear classifier can leave an action that no
+    direction selects, which no gradient then reaches)."""
 
     # --- optimisation and schedule ----------------------------------------------------------------------------
     learning_rate: float = 4e-4

@@ -34,7 +34,7 @@ from world_models.core.device import (
 from world_models.data.pvg_format import SequenceSampler, read_info, read_split
 from world_models.pvg.config import PVGConfig
 from world_models.pvg.losses import MutualInformation, training_losses
-from world_models.pvg.model import PVGModel, to_uint8
+from world_models.pvg.model import PVGModel, Unroll, to_uint8
 
 
 def field_docs(cls: type) -> dict[str, str]:
@@ -136,6 +136,20 @@ def validate(model: PVGModel, videos, info: dict) -> dict:
     return action_agreement(model, videos, info, max_transitions=400)
 
 
+def revive_dead_actions(model: PVGModel, unroll: Unroll, usage: torch.Tensor) -> tuple[torch.Tensor, dict | None]:
+    """Update the EMA share of each action with this batch's action probabilities; when one falls below
+    ``revive_dead_actions``, re-fit the action classifier to the centroids (`ActionNetwork.refit_classifier`) and
+    restart the shares at uniform, so the revived action has time to gather its share before it is judged again."""
+    probabilities = torch.softmax(unroll.actions.logits.detach(), -1).flatten(0, 1).mean(0).cpu()
+    usage = 0.99 * usage + 0.01 * probabilities
+    if usage.min() >= model.config.revive_dead_actions:
+        return usage, None
+    centroids = model.centroid_estimator.estimated_centroids
+    variance = model.action_network.refit_classifier(centroids, unroll.actions.direction_mean.detach().flatten(0, 1))
+    event = {"shares": [round(float(u), 4) for u in usage], "centroids": centroids.cpu().tolist(), "variance": variance}
+    return torch.full_like(usage, 1.0 / len(usage)), event
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -161,12 +175,14 @@ def run(args: argparse.Namespace) -> int:
     # Model draws (Gumbel noise, direction samples) on the device, batches on the CPU.
     generator, data_generator = training_generators(args.seed, device)
     step, best = 0, -1.0
+    usage = torch.full((config.num_actions,), 1.0 / config.num_actions)  # EMA share of each inferred action
     if resume is not None:
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
         mi.estimated_matrix.copy_(resume["mi_matrix"])
         restore_generators(resume, generator, data_generator)
         step, best = int(resume["step"]), float(resume.get("best", -1.0))
+        usage = resume.get("action_usage", usage)
     elif args.init:
         from world_models.zoo import checkpoint_path, warm_start
 
@@ -201,6 +217,7 @@ def run(args: argparse.Namespace) -> int:
                 "mi_matrix": mi.estimated_matrix.detach().cpu(),
                 "config": json.dumps(config_to_dict(config)),
                 "best": best,
+                "action_usage": usage,
             },
         )
         save_model(run_dir / "latest", model, info=training_info, extras={"start_frames": start_frames})
@@ -232,6 +249,10 @@ def run(args: argparse.Namespace) -> int:
             terms["total"].backward()
             optimizer.step()
             step += 1
+            if config.revive_dead_actions > 0 and not pretraining:
+                usage, revived = revive_dead_actions(model, unroll, usage)
+                if revived is not None:
+                    log.write(json.dumps({"step": step, "revived_actions": revived}) + "\n")
             bar.update(1)
             values = {k: round(v.item(), 5) for k, v in terms.items()}
             if step % 10 == 0:

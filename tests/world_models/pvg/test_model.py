@@ -143,3 +143,27 @@ def test_sigterm_saves_the_work_done(breakout_data, tmp_path):
     step = torch.load(run / "state.pt", weights_only=True)["step"]
     assert 10 <= step < 100000
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is removed again
+
+
+def test_refit_classifier_gives_each_action_the_directions_nearest_its_centroid():
+    model = build_model("pvg", "tiny")
+    network = model.action_network
+    centroids = torch.tensor([[-5.0], [0.0], [5.0]])
+    directions = torch.tensor([[-6.0], [-4.5], [-0.5], [0.3], [4.0], [5.5]])
+    with torch.no_grad():  # a classifier under which action 1 wins nowhere: d=0 goes to action 0
+        network.final_fc.weight.copy_(torch.tensor([[-1.0], [-0.5], [1.0]]))
+        network.final_fc.bias.copy_(torch.tensor([1.0, -0.5, -1.5]))
+    assert 1 not in network.final_fc(directions).argmax(-1).tolist()
+    variance = network.refit_classifier(centroids, directions)
+    assert network.final_fc(directions).argmax(-1).tolist() == [0, 0, 1, 1, 2, 2]
+    assert variance == pytest.approx(((1 + 0.25 + 0.25 + 0.09 + 1 + 0.25) / 6), rel=1e-4)
+
+
+def test_training_revives_an_action_whose_share_falls_below_the_threshold(breakout_data, tmp_path):
+    run = tmp_path / "run"
+    # A threshold above any share (1/3 each at best) revives at every step after pretraining: each is logged.
+    assert main(["train", "pvg", "--data", str(breakout_data), "--preset", "tiny", "--run", str(run), "--threads", "1",
+                 "--sample-every", "100", "--save-minutes", "100", "--steps", "4", "--revive-dead-actions", "0.9"]) == 0  # fmt: skip
+    events = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if "revived_actions" in line]
+    assert [e["step"] for e in events] == [2, 3, 4]  # pretraining is step 0 only
+    assert torch.load(run / "state.pt", weights_only=True)["action_usage"].shape == (3,)
