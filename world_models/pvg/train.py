@@ -137,11 +137,13 @@ def validate(model: PVGModel, videos, info: dict) -> dict:
 
 
 def revive_dead_actions(model: PVGModel, unroll: Unroll, usage: torch.Tensor) -> tuple[torch.Tensor, dict | None]:
-    """Update the EMA share of each action with this batch's action probabilities; when one falls below
+    """Update the EMA share of each action among this batch's inferred (most probable) actions; when one falls below
     ``revive_dead_actions``, re-fit the action classifier to the centroids (`ActionNetwork.refit_classifier`) and
     restart the shares at uniform, so the revived action has time to gather its share before it is judged again."""
-    probabilities = torch.softmax(unroll.actions.logits.detach(), -1).flatten(0, 1).mean(0).cpu()
-    usage = 0.99 * usage + 0.01 * probabilities
+    # Shares of the argmax, not of the probabilities: a classifier can give an action 20% probability where another
+    # always wins, and then that action is never inferred.
+    inferred = unroll.actions.logits.detach().argmax(-1).flatten().cpu()
+    usage = 0.99 * usage + 0.01 * torch.bincount(inferred, minlength=len(usage)).float() / len(inferred)
     if usage.min() >= model.config.revive_dead_actions:
         return usage, None
     centroids = model.centroid_estimator.estimated_centroids
