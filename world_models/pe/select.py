@@ -21,18 +21,16 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shlex
-import sys
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
 from world_models.core.checkpoint import atomic_path
+from world_models.core.command import command_line
 from world_models.pe.data import context_frames, serve_contexts
 from world_models.pe.evaluate import action_agreement, consistency, held_out
-
-PLAYERS = ("bottom", "top")
+from world_models.pe.objects import PLAYERS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,10 +71,15 @@ def score(path: Path, sequences: list[torch.Tensor], hold: int, min_speed: float
     }
 
 
+def eligible(row: dict, max_slow: int) -> bool:
+    """Whether an export's score row has at most ``max_slow`` slow held actions for each player."""
+    return max(row["slow_actions"].values()) <= max_slow
+
+
 def choose(scores: dict[int, dict], max_slow: int) -> int | None:
-    """The step of the best-agreeing export with at most ``max_slow`` slow actions per player (earliest on ties)."""
-    eligible = [s for s, row in scores.items() if max(row["slow_actions"].values()) <= max_slow]
-    return max(eligible, key=lambda s: (scores[s]["agreement"], -s)) if eligible else None
+    """The step of the best-agreeing eligible export (earliest on ties)."""
+    steps = [s for s, row in scores.items() if eligible(row, max_slow)]
+    return max(steps, key=lambda s: (scores[s]["agreement"], -s)) if steps else None
 
 
 def plot(scores: dict[int, dict], chosen: int | None, max_slow: int, out: Path) -> None:
@@ -86,7 +89,7 @@ def plot(scores: dict[int, dict], chosen: int | None, max_slow: int, out: Path) 
     import matplotlib.pyplot as plt
 
     steps = sorted(scores)
-    ok = [max(scores[s]["slow_actions"].values()) <= max_slow for s in steps]
+    ok = [eligible(scores[s], max_slow) for s in steps]
     fig, ax = plt.subplots(figsize=(8, 4))
     ax.plot(steps, [scores[s]["agreement"] for s in steps], color="grey", lw=0.8)
     for flag, marker, label in ((True, "o", "eligible"), (False, "x", f"more than {max_slow} still held action(s)")):
@@ -116,16 +119,20 @@ def run(args: argparse.Namespace) -> int:
         cached = json.loads(cache_path.read_text())
         if cached.get("validation") == rule:  # scores from other validation settings are not reused
             scores = {int(s): row for s, row in cached["scores"].items()}
+
+    def write() -> None:
+        result = {"validation": rule, "max_slow": args.max_slow, "chosen_step": choose(scores, args.max_slow),
+                  "scores": {str(s): scores[s] for s in sorted(scores)}}  # fmt: skip
+        with atomic_path(cache_path) as tmp:
+            tmp.write_text(json.dumps(result, indent=1) + "\n")
+
     todo = [(s, p) for s, p in exports if s not in scores]
     if todo:
         sequences = held_out(args.points, args.seed, args.first_index)
         for step, path in tqdm(todo, desc="score exports", unit="export"):
             scores[step] = score(path, sequences, args.hold, args.min_speed)
-            chosen = choose(scores, args.max_slow)
-            result = {"validation": rule, "max_slow": args.max_slow, "chosen_step": chosen,
-                      "scores": {str(s): scores[s] for s in sorted(scores)}}  # fmt: skip
-            with atomic_path(cache_path) as tmp:  # each score survives an interruption
-                tmp.write_text(json.dumps(result, indent=1) + "\n")
+            write()  # each score survives an interruption
+    write()  # also when every score was cached: chosen_step follows this run's --max-slow
     chosen = choose(scores, args.max_slow)
     plot(scores, chosen, args.max_slow, run_dir / "selection.png")
     if chosen is None:
@@ -141,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         model, header, _ = load_model(chosen_path, family="pe")
         info = dict(header.get("info", {}))
         info["selection"] = {
-            "command": "python -m world_models eval pe-select " + " ".join(shlex.quote(a) for a in sys.argv[3:]),
+            "command": command_line(args, "python -m world_models eval pe-select"),
             "rule": f"among exports with at most {args.max_slow} action(s) per player slower than {args.min_speed} "
             f"m/s when held {args.hold} steps, the best agreement on engine seed {args.seed} points "
             f"{args.first_index}-{args.first_index + args.points - 1}",
