@@ -17,10 +17,11 @@ class PVGConfig:
         "weight_reconstruction", "motion_weight", "weight_ssim", "weight_state_reconstruction", "weight_direction_kl",
         "weight_mutual_information", "mi_smoothing", "mi_entropy_weight", "weight_action_state_kl", "weight_reward",
         "weight_termination", "termination_pos_weight", "weight_pretrain_hidden", "learning_rate", "weight_decay",
-        "revive_dead_actions",
+        "revive_dead_actions", "gumbel_temperature_start", "gumbel_temperature_end", "gumbel_anneal_steps",
+        "sequence_length_start", "sequence_length_end", "sequence_length_steps", "teacher_forced_observations",
     )  # fmt: skip
-    """Settings of the objective and the optimizer only: a run may continue trained weights (`--init`) under other
-    values."""
+    """Settings of the objective, its curricula and the optimizer only: a run may continue trained weights
+    (`--init`) under other values (e.g. longer sequences, so held actions stay stable for more generated steps)."""
 
     # --- data -------------------------------------------------------------------------------------------------
     height: int = 208

@@ -100,6 +100,13 @@ def test_train_resume_and_eval_commands(breakout_data, tmp_path):
     assert [c["start_step"] for c in meta["commands"]] == [0, 3]
     _, header, extras = load_model(run / "latest.safetensors")
     assert header["info"]["steps_trained"] == 4 and extras["start_frames"].shape[1:] == (32, 24, 3)
+    # Every save after pretraining validates; best.safetensors carries the score that chose it.
+    checks = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if "val_score" in line]
+    assert [c["step"] for c in checks] == [2, 3, 4]
+    for c in checks:
+        assert c["val_score"] == min(c["val_agreement"], *c["val_playability"].values())
+    _, best, _ = load_model(run / "best.safetensors")
+    assert best["info"]["validation"]["val_score"] == max(c["val_score"] for c in checks)
     out = tmp_path / "eval"
     assert main(["eval", "pvg", "--checkpoint", str(run / "latest.safetensors"), "--data", str(breakout_data),
                  "--out", str(out), "--max-clips", "4", "--starts", "3", "--rollout-length", "6", "--threads", "1"]) == 0

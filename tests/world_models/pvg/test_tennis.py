@@ -74,6 +74,8 @@ def test_train_and_eval_on_tennis(tennis_data, tmp_path):
     run = tmp_path / "run"
     assert main(["train", "pvg", "--data", str(tennis_data), "--preset", "tiny_tennis", "--run", str(run),
                  "--threads", "1", "--steps", "3", "--sample-every", "100", "--save-minutes", "0"]) == 0  # fmt: skip
+    checks = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if "val_score" in line]
+    assert checks and set(checks[-1]["val_playability"]) == set(MOVEMENTS)  # the tennis player detector validates
     out = tmp_path / "eval"
     export = tmp_path / "release"
     assert main(["eval", "pvg", "--checkpoint", str(run / "latest.safetensors"), "--data", str(tennis_data),
