@@ -17,6 +17,7 @@ class LGEConfig:
         "velocity_weight",
         "acceleration_weight",
         "contact_weight",
+        "snr_floor",
     )
     """Settings of the training objective only: a run may continue trained weights under other values."""
     GROWTH_FIELDS: ClassVar[tuple[str, ...]] = ("text_whitening", "ball_text")
@@ -53,6 +54,12 @@ class LGEConfig:
     contact_weight: float = 0.0
     """Extra weight of the noise-prediction loss on frames within `data.CONTACT_FRAMES` of a racket contact
     (`data.near_contact`): the few frames of a window where a shot's timing and launch are decided."""
+    snr_floor: float = 0.0
+    """Truncated-SNR weighting (0: off, the plain noise-prediction loss). Predicting the noise weighs errors of the
+    implied clean sequence by the signal-to-noise ratio, about 0.02 at the noise levels where a sample's launch
+    directions are decided, so a model learns to read them off the noise rather than the text; with a floor the
+    clean-sequence error of every level weighs at least ``snr_floor`` (the noise-prediction loss times
+    max(1, snr_floor / SNR), capped at `diffusion.MAX_LEVEL_WEIGHT`)."""
     guidance: float = 1.5
     """Classifier-free guidance scale on text at sampling (1: no guidance)."""
     eta: float = 0.0

@@ -41,6 +41,17 @@ class Conditioning:
     """``(B,)`` int64."""
 
 
+MAX_LEVEL_WEIGHT = 100.0
+"""Cap of `level_weight`: near pure noise the implied clean sequence is undefined (SNR 1e-5 at the last level)."""
+
+
+def level_weight(alpha_bar: torch.Tensor, snr_floor: float) -> torch.Tensor:
+    """Weight of the noise-prediction loss at signal fractions ``alpha_bar`` so that the implied clean sequence's
+    error weighs max(SNR, snr_floor) instead of SNR (truncated-SNR weighting), capped at `MAX_LEVEL_WEIGHT`."""
+    snr = alpha_bar / (1 - alpha_bar)
+    return (snr_floor / snr).clamp(min=1.0, max=MAX_LEVEL_WEIGHT)
+
+
 def training_loss(
     network: AnimationNetwork,
     alpha_bar: torch.Tensor,
@@ -51,10 +62,12 @@ def training_loss(
     velocity_weight: float = 1.0,
     acceleration_weight: float = 0.0,
     frame_weight: torch.Tensor | None = None,
+    snr_floor: float = 0.0,
 ) -> torch.Tensor:
     """Noise-prediction MSE over the unknown entries of ``x0`` ``(B, T, 3, F)``, each weighted by
     ``entry_weight`` ``(3, F)`` (zero on padding) and by ``frame_weight`` ``(B, T)`` when given (frames that matter
-    more; the average still counts each entry once), plus velocity and acceleration terms: the first and second
+    more; the average still counts each entry once) and by `level_weight` of its noise level when ``snr_floor`` is
+    set, plus velocity and acceleration terms: the first and second
     frame-to-frame differences of the clean sequence implied by the prediction must match the data's (as the
     velocity loss of motion diffusion models), weighted by the signal fraction so that nearly pure-noise levels do
     not dominate. Without them a partly trained model jitters from frame to frame."""
@@ -69,6 +82,8 @@ def training_loss(
     weight = unknown * entry_weight
     count = (unknown * (entry_weight > 0)).sum().clamp(min=1)
     per_frame = weight if frame_weight is None else weight * frame_weight[:, :, None, None]
+    if snr_floor:
+        per_frame = per_frame * level_weight(a, snr_floor)
     loss = ((predicted - noise) ** 2 * per_frame).sum() / count
     x0_hat = cond.known * x0 + unknown * (x_in - (1 - a).sqrt() * predicted) / a.sqrt()
     for order, weight in ((1, velocity_weight), (2, acceleration_weight)):

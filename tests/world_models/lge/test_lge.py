@@ -112,6 +112,31 @@ def test_contact_frames_are_found_and_weighted(points, data):
     assert loss(3.0) > loss(0.0) + 1e-3
 
 
+def test_snr_floor_weighs_the_clean_sequence_error_of_high_noise_levels():
+    from world_models.lge.diffusion import MAX_LEVEL_WEIGHT, cosine_alpha_bar, level_weight
+
+    a = cosine_alpha_bar(1000)
+    snr = a / (1 - a)
+    w = level_weight(a, 0.1)
+    assert torch.all(w[snr >= 0.1] == 1.0)  # low noise: the plain noise-prediction loss
+    mid = (snr < 0.1) & (snr > 0.1 / MAX_LEVEL_WEIGHT)
+    assert mid.any() and torch.allclose(w[mid] * snr[mid], torch.tensor(0.1))  # clean error weighs the floor
+    assert w[-1] == MAX_LEVEL_WEIGHT and torch.all(level_weight(a, 0.0) == 1.0)
+
+
+def test_snr_floor_raises_the_loss_of_noisy_draws(data):
+    model, batch, known, text_on = _loss_setup(data)
+    c = model.config
+
+    def loss(floor: float) -> float:
+        c.snr_floor = floor
+        with torch.no_grad():
+            return model.animation.loss(batch["objects"], known, batch["text"], text_on, batch["surface"],
+                                        torch.Generator().manual_seed(1)).item()  # fmt: skip
+
+    assert loss(0.1) > loss(0.0) + 1e-4
+
+
 def test_warm_start_may_change_loss_and_sampler_settings_only(tmp_path):
     from world_models.core.checkpoint import CheckpointError
     from world_models.zoo import warm_start
