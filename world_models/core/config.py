@@ -14,6 +14,20 @@ class ConfigError(ValueError):
     """A config dictionary that does not describe the config class it is read into."""
 
 
+def field_docs(cls: type) -> dict[str, str]:
+    """Docstrings written under each field of the dataclass ``cls`` (command-line help of the training commands)."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(cls))
+    docs, body = {}, tree.body[0].body
+    for node, following in zip(body, body[1:], strict=False):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            if isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
+                docs[node.target.id] = str(following.value.value)
+    return docs
+
+
 def config_to_dict(config: Any) -> dict[str, Any]:
     """A JSON-ready dict of a (possibly nested) config dataclass."""
     if not dataclasses.is_dataclass(config):

@@ -8,18 +8,19 @@ weights, optimizer, step, generator) written atomically every ``--save-minutes``
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
-import shlex
 import signal
-import sys
 import time
+import typing
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
 from world_models.core.checkpoint import load_training_state, save_training_state
-from world_models.core.config import config_to_dict
+from world_models.core.command import command_line
+from world_models.core.config import config_from_dict, config_to_dict, field_docs
 from world_models.core.device import (
     generator_states,
     resolve_device,
@@ -28,6 +29,7 @@ from world_models.core.device import (
     training_generators,
 )
 from world_models.core.ema import ParameterAverage
+from world_models.lge.config import LGEConfig
 from world_models.lge.data import (
     StateSequences,
     WindowSampler,
@@ -71,6 +73,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="release checkpoint (path or shipped name) to continue from when the run folder has no resume state: "
         "weights and step are taken from it, the optimizer starts afresh",
     )
+    # The objective's settings may differ from the preset (and from an --init checkpoint's); sizes may not.
+    docs = field_docs(LGEConfig)
+    hints = typing.get_type_hints(LGEConfig)
+    group = parser.add_argument_group("objective overrides (default: the preset's value; a resumed run keeps its own)")
+    for name in LGEConfig.LOSS_FIELDS:
+        group.add_argument("--" + name.replace("_", "-"), type=hints[name], default=None, help=docs.get(name))
+
+
+def config_from_args(args: argparse.Namespace) -> LGEConfig:
+    """The preset with the objective overrides given on the command line."""
+    changes = {name: getattr(args, name) for name in LGEConfig.LOSS_FIELDS if getattr(args, name, None) is not None}
+    return dataclasses.replace(preset("lge", args.preset), **changes)
 
 
 def _data(args: argparse.Namespace, stride: int, run: Path) -> tuple[StateSequences, StateSequences, torch.Tensor]:
@@ -108,7 +122,12 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     run_dir = Path(args.run)
     run_dir.mkdir(parents=True, exist_ok=True)
-    config = preset("lge", args.preset)
+    resume = run_dir / "resume.pt"
+    state = load_training_state(resume) if resume.is_file() else None
+    # A resumed run goes on with the settings it was started with; its preset gives the sizes of older runs.
+    config = config_from_args(args)
+    if state is not None and "config" in state:
+        config = config_from_dict(LGEConfig, state["config"])
     train, held_out, table = _data(args, config.frame_stride, run_dir)
     sampler = WindowSampler(train, table, config)
     device = resolve_device(args.device)
@@ -117,12 +136,10 @@ def run(args: argparse.Namespace) -> int:
     animation = model.animation
     optimizer = torch.optim.AdamW(animation.parameters(), lr=args.lr, weight_decay=0.01)
     generator, data_generator = training_generators(args.seed, device)  # diffusion noise; batches
-    resume = run_dir / "resume.pt"
     step = 0
     warm_from: dict = {}
     runs: list = []  # every command that trained this run folder, with the step it started at
-    if resume.is_file():
-        state = load_training_state(resume)
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         restore_generators(state, generator, data_generator)
@@ -145,10 +162,10 @@ def run(args: argparse.Namespace) -> int:
     model.set_start_prefixes(serve_prefixes(held_out.states, model.fps, count=START_PREFIXES))
     # Started after any warm start, so the average begins at the loaded weights.
     average = ParameterAverage(model, decay=args.ema)
-    if resume.is_file() and "average" in state:
+    if state is not None and "average" in state:
         average.load_state_dict(state["average"])
 
-    command = "python -m world_models train lge " + " ".join(shlex.quote(a) for a in sys.argv[3:])
+    command = command_line(args, "python -m world_models train lge")
     info = {
         "command": command,
         "data": args.data or f"engine: {args.engine_sequences} points, seed {args.seed} (no rendering)",

@@ -9,9 +9,7 @@ writes PNG strips and GIF videos of samples under ``RUN_DIR/samples/``. Losses g
 from __future__ import annotations
 
 import argparse
-import ast
 import dataclasses
-import inspect
 import json
 import signal
 import time
@@ -23,7 +21,7 @@ import torch
 
 from world_models.core.checkpoint import load_training_state, save_training_state
 from world_models.core.command import command_line
-from world_models.core.config import config_from_dict, config_to_dict
+from world_models.core.config import config_from_dict, config_to_dict, field_docs
 from world_models.core.device import (
     generator_states,
     resolve_device,
@@ -35,17 +33,6 @@ from world_models.data.pvg_format import SequenceSampler, read_info, read_split
 from world_models.pvg.config import PVGConfig
 from world_models.pvg.losses import MutualInformation, training_losses
 from world_models.pvg.model import PVGModel, Unroll, to_uint8
-
-
-def field_docs(cls: type) -> dict[str, str]:
-    """Docstrings written under each dataclass field (used as command-line help)."""
-    tree = ast.parse(inspect.getsource(cls))
-    docs, body = {}, tree.body[0].body
-    for node, following in zip(body, body[1:], strict=False):
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            if isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
-                docs[node.target.id] = str(following.value.value)
-    return docs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

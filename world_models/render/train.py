@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from world_models.core.checkpoint import load_training_state, save_training_state
-from world_models.core.config import config_from_dict, config_to_dict
+from world_models.core.config import config_from_dict, config_to_dict, field_docs
 from world_models.core.device import resolve_device, seeded_init
 from world_models.engines.tennis import layout
 from world_models.layers.ssim import ssim
@@ -31,20 +31,6 @@ from world_models.render.config import RendererConfig, preset
 from world_models.render.data import RenderFrames
 from world_models.render.model import TennisRenderer, state_cameras, to_uint8
 from world_models.render.zoo import save_renderer
-
-
-def field_docs(cls: type) -> dict[str, str]:
-    """Docstrings written under each dataclass field (used as command-line help)."""
-    import ast
-    import inspect
-
-    tree = ast.parse(inspect.getsource(cls))
-    docs, body = {}, tree.body[0].body
-    for node, following in zip(body, body[1:], strict=False):
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            if isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
-                docs[node.target.id] = str(following.value.value)
-    return docs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -40,11 +40,18 @@ def test_sigterm_saves_and_resumes(tmp_path):
     # the step it records, and the chain of commands that made it in its info.
     fresh = tmp_path / "fresh"
     warm = [a if a != str(run) else str(fresh) for a in command[:-6]]
-    warm += ["--steps", str(step + 5), "--batch-size", "4", "--save-minutes", "5", "--init", str(run / "lge.safetensors")]
-    continued = subprocess.run(warm, env=env, capture_output=True, text=True, timeout=240)
+    warm += ["--batch-size", "4", "--save-minutes", "5", "--init", str(run / "lge.safetensors")]
+    # ... under another objective (a loss setting given on the command line).
+    continued = subprocess.run([*warm, "--steps", str(step + 5), "--snr-floor", "0.1"], env=env, capture_output=True,
+                               text=True, timeout=240)  # fmt: skip
     assert continued.returncode == 0, continued.stdout + continued.stderr
     assert f"(step {step + 3})" in continued.stdout
     _, header, _ = load_model(fresh / "lge.safetensors", family="lge")
     assert header["info"]["steps"] == step + 5
     assert header["info"]["continued_from"]["steps"] == step + 3
     assert "--init" not in header["info"]["continued_from"]["command"]
+    assert header["config"]["snr_floor"] == 0.1 and "--snr-floor 0.1" in header["info"]["command"]
+    # Resumed without the flag, the run keeps the objective it started with.
+    again = subprocess.run([*warm, "--steps", str(step + 6)], env=env, capture_output=True, text=True, timeout=240)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert load_model(fresh / "lge.safetensors", family="lge")[1]["config"]["snr_floor"] == 0.1
