@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from world_models.core.command import command_line
 from world_models.engines.tennis import layout
 from world_models.engines.tennis.court import TARGET_AREAS, opponent
 from world_models.engines.tennis.referee import judge
@@ -285,7 +284,7 @@ def run(args: argparse.Namespace) -> int:
     result["trained_steps"] = header.get("info", {}).get("steps")
     result["sampler"] = {"steps": model.config.sample_steps, "guidance": model.config.guidance, "eta": model.config.eta,
                          "reconcile_weight": model.config.reconcile_weight}  # fmt: skip
-    result["command"] = "python -m world_models " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    result["command"] = command_line(args, "python -m world_models eval lge")
     (out / "lge_eval.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return 0

@@ -10,9 +10,7 @@ the same command again resumes.
 from __future__ import annotations
 
 import argparse
-import shlex
 import signal
-import sys
 import time
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from torch import nn
 from tqdm import tqdm
 
 from world_models.core.checkpoint import load_training_state, save_training_state
+from world_models.core.command import command_line
 from world_models.core.config import ConfigError, config_to_dict, config_with_overrides
 from world_models.core.device import (
     generator_states,
@@ -183,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"initialised from {args.init} (step {step}); fresh optimizers and discriminators")
     model.set_start(serve_contexts(held_out, context_frames(config), limit=64), style_bank(held_out))
 
-    command = "python -m world_models train pe " + " ".join(shlex.quote(a) for a in sys.argv[3:])
+    command = command_line(args, "python -m world_models train pe")
     info = {
         "command": command,
         "data": args.data or f"engine: {args.engine_sequences} points, seed {args.seed} (no rendering)",

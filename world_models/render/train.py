@@ -13,8 +13,6 @@ import argparse
 import dataclasses
 import json
 import math
-import shlex
-import sys
 import time
 import typing
 from pathlib import Path
@@ -22,6 +20,7 @@ from pathlib import Path
 import torch
 
 from world_models.core.checkpoint import load_training_state, save_training_state
+from world_models.core.command import command_line
 from world_models.core.config import config_from_dict, config_to_dict, field_docs
 from world_models.core.device import resolve_device, seeded_init
 from world_models.engines.tennis import layout
@@ -167,10 +166,6 @@ def write_samples(model: TennisRenderer, data: RenderFrames, out: Path, step: in
     return path
 
 
-def command_line(argv: list[str]) -> str:
-    return "python -m world_models " + " ".join(shlex.quote(a) for a in argv)
-
-
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -190,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
     ])  # fmt: skip
     generator = torch.Generator().manual_seed(args.seed)
     step = 0
-    commands = [command_line(sys.argv[1:])] if sys.argv[1:2] == ["train"] else [f"train render {vars(args)}"]
+    commands = [command_line(args, "python -m world_models train render")]
     if resume:
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])

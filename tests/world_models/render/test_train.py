@@ -38,6 +38,7 @@ def test_train_resume_and_evaluate_commands(dataset_dir, tmp_path):
     assert steps[-1] == 3
     header = json.loads((run / "latest.json").read_text())
     assert header["info"]["steps"] == 3 and len(header["info"]["commands"]) == 2
+    assert all(c.startswith("python -m world_models train render --") and f"--run {run}" in c for c in header["info"]["commands"])
 
     out = tmp_path / "eval"
     args = ["eval", "render", "--data", str(dataset_dir), "--out", str(out), "--checkpoint",
