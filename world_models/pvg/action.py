@@ -40,9 +40,9 @@ class ActionNetwork(nn.Module):
     def __init__(self, config: PVGConfig) -> None:
         super().__init__()
         width, d = config.action_hidden, config.action_space_dim
-        self.residuals = nn.ModuleList(
-            [ResidualBlock(config.state_channels, width, 2), ResidualBlock(width, width, 1)]
-        )
+        self.coordinates = config.action_coordinates
+        inputs = config.state_channels + (2 if self.coordinates else 0)
+        self.residuals = nn.ModuleList([ResidualBlock(inputs, width, 2), ResidualBlock(width, width, 1)])
         self.mean_fc = nn.Linear(width, d)
         self.variance_fc = nn.Linear(width, d)
         self.final_fc = nn.Linear(d, config.num_actions)
@@ -50,6 +50,11 @@ class ActionNetwork(nn.Module):
     def frame_gaussians(self, states: torch.Tensor, attention: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, F, h, w), (N, 1, h, w) -> mean (N, D), variance (N, D)."""
         x = states * attention
+        if self.coordinates:
+            n, _, h, w = x.shape
+            ys, xs = torch.meshgrid(torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype),
+                                    torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype), indexing="ij")  # fmt: skip
+            x = torch.cat([x, torch.stack([xs, ys]).expand(n, 2, h, w)], dim=1)
         for block in self.residuals:
             x = block(x)
         x = x.mean(dim=(2, 3))  # (N, width)

@@ -22,6 +22,9 @@ class PVGConfig:
     )  # fmt: skip
     """Settings of the objective, its curricula and the optimizer only: a run may continue trained weights
     (`--init`) under other values (e.g. longer sequences, so held actions stay stable for more generated steps)."""
+    GROWTH_FIELDS: ClassVar[tuple[str, ...]] = ("action_coordinates",)
+    """Switches that add parts whose initial values leave the model's function unchanged: a run may switch them on
+    when it continues weights trained without them (`PVGModel.grow_from`)."""
 
     # --- data -------------------------------------------------------------------------------------------------
     height: int = 208
@@ -84,6 +87,11 @@ class PVGConfig:
     weight_pretrain_hidden: float = 1.0
     """MSE of dynamics outputs onto the detached hidden map of the next ground-truth state during pretraining."""
 
+    action_coordinates: bool = False
+    """The action network also reads two coordinate channels (x, y in [-1, 1]; CoordConv). Its pooled features are
+    otherwise translation invariant and encode an object's position only through border effects, so the per-frame
+    action state bends near the walls and a move next to a wall gets the opposite direction (measured on Breakout:
+    the paddle's action state rose from -15 to +13 across the court but was -9 and +3.4 at the two walls)."""
     revive_dead_actions: float = 0.0
     """0: off (the paper). Above 0: when an action's share of the inferred actions (an EMA over training batches)
     falls below this, `final_fc` is re-fitted to the action centroids as a shared-variance Gaussian classifier, so

@@ -99,6 +99,23 @@ class PVGModel(WorldModel):
     def frame_shape(self) -> tuple[int, int]:
         return self.config.height, self.config.width
 
+    def grow_from(self, source: PVGModel) -> None:
+        """Take ``source``'s weights where this model has more parts (`PVGConfig.GROWTH_FIELDS` switched on): the
+        action network's coordinate channels get zero input weights, which leave its function unchanged."""
+        from world_models.core.checkpoint import CheckpointError
+
+        mine = self.state_dict()
+        grown = {}
+        for key, value in source.state_dict().items():
+            target = mine.get(key)
+            if target is None or target.shape == value.shape:
+                grown[key] = value
+            elif key.startswith("action_network.residuals.0.") and target.shape[1] == value.shape[1] + 2:
+                grown[key] = torch.cat([value, value.new_zeros(value.shape[0], 2, *value.shape[2:])], dim=1)
+            else:
+                raise CheckpointError(f"cannot grow {key} from {tuple(value.shape)} to {tuple(target.shape)}")
+        self.load_state_dict(grown)
+
     def set_start_frames(self, frames: torch.Tensor) -> None:
         """Held-out real frames (uint8 (N, H, W, 3)) that `initial_state` draws from when no context is given."""
         if frames.dim() != 4 or tuple(frames.shape[1:]) != (*self.frame_shape, 3):

@@ -174,3 +174,25 @@ def test_training_revives_an_action_whose_share_falls_below_the_threshold(breako
     events = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if "revived_actions" in line]
     assert [e["step"] for e in events] == [2, 3, 4]  # pretraining is step 0 only
     assert torch.load(run / "state.pt", weights_only=True)["action_usage"].shape == (3,)
+
+
+def test_action_coordinates_grow_from_weights_trained_without_them(tmp_path):
+    """A run may switch `action_coordinates` on over trained weights: the grown model infers the same actions and
+    frames; switching it off again is refused."""
+    import dataclasses
+
+    from world_models.core.checkpoint import CheckpointError
+    from world_models.zoo import build_model, preset, save_model, warm_start
+
+    plain = build_model("pvg", preset("pvg", "tiny")).eval()
+    save_model(tmp_path / "plain", plain, info={"steps_trained": 5})
+    grown = build_model("pvg", dataclasses.replace(plain.config, action_coordinates=True)).eval()
+    assert warm_start(grown, tmp_path / "plain.safetensors")[0] == 5
+    c = plain.config
+    frames = torch.rand(2, 3, 3 * c.frames_per_observation, c.height, c.width)
+    with torch.no_grad():
+        assert torch.allclose(plain.infer_actions(frames).logits, grown.infer_actions(frames).logits, atol=1e-6)
+    assert grown.action_network.residuals[0].conv1.weight.shape[1] == c.state_channels + 2
+    save_model(tmp_path / "grown", grown)
+    with pytest.raises(CheckpointError, match="switched on"):
+        warm_start(build_model("pvg", c), tmp_path / "grown.safetensors")
