@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,26 @@ def _flight_residuals(states: np.ndarray, start: int, fps: float) -> list[float]
     return out
 
 
+def _spans(captions: list, w0: int, frames: int, striker: int, hit_caption: str, replacement: str | None) -> list:
+    """Both players' captions over the generated frames; the striker's shot caption replaced when asked."""
+    spans = []
+    for f in range(frames):
+        pair = captions[min(w0 + f, len(captions) - 1)]
+        for i, player in enumerate(("bottom", "top")):
+            text = replacement if replacement is not None and i == striker and pair[i] == hit_caption else pair[i]
+            spans.append(TextSpan(player, f, f + 1, text))
+    return spans
+
+
+def mirrored(text: str) -> str:
+    """``text`` with "left" and "right" swapped (a corner shot's caption sent to the other corner)."""
+    return re.sub(r"\b(left|right)\b", lambda m: "right" if m.group(1) == "left" else "left", text)
+
+
+MIRRORED_AREAS = ("left_corner", "right_corner")
+"""Shots whose caption the mirror test sends to the other side: same context, same noise, mirrored words."""
+
+
 def _speeds(states: np.ndarray, fps: float) -> np.ndarray:
     speeds = []
     for p in ("bottom", "top"):
@@ -103,6 +124,7 @@ def evaluate(
                               "engine_shot", "engine_target")}  # fmt: skip
     residual_model, residual_engine, speed_model, speed_engine = [], [], [], []
     director = {"endpoint_error_m": [], "last_step_m": [], "engine_last_step_m": []}
+    mirror_shift, mirror_missing = [], 0
     for index in tqdm(range(first_index, first_index + points), desc="held-out points", unit="point"):
         point = generate(seed, index, render=False)
         gt = point.vectors()[::stride]
@@ -124,14 +146,8 @@ def evaluate(
             striker = ("bottom", "top").index(shot.player)
             hit_caption = captions[hit][striker]
             for variant in ("", "para_"):
-                spans = []
-                for f in range(frames):
-                    pair = captions[min(w0 + f, len(captions) - 1)]
-                    for i, player in enumerate(("bottom", "top")):
-                        text = pair[i]
-                        if variant and i == striker and text == hit_caption:
-                            text = paraphrase(player, shot.shot, shot.area)
-                        spans.append(TextSpan(player, f, f + 1, text))
+                replacement = paraphrase(shot.player, shot.shot, shot.area) if variant else None
+                spans = _spans(captions, w0, frames, striker, hit_caption, replacement)
                 generated = direct(model, encoder, torch.as_tensor(gt[w0]), frames=frames, generator=generator,
                                    text=spans, constraints=constraints).cpu().numpy()  # fmt: skip
                 full = np.concatenate([gt[:w0], generated])
@@ -144,6 +160,21 @@ def evaluate(
                     residual_engine += _flight_residuals(truth, w0 + c.context, fps)
                     speed_model.append(_speeds(generated[c.context - 1 :], fps))
                     speed_engine.append(_speeds(truth[w0 + c.context - 1 :], fps))
+            if shot.area in MIRRORED_AREAS:
+                # Its own generator, the same for both captions: only the words differ, and the other metrics'
+                # draws are those of an evaluation without this test.
+                landings = []
+                for replacement in (None, mirrored(hit_caption)):
+                    own = torch.Generator().manual_seed(index * 1000 + shot.frame)
+                    spans = _spans(captions, w0, frames, striker, hit_caption, replacement)
+                    generated = direct(model, encoder, torch.as_tensor(gt[w0]), frames=frames, generator=own,
+                                       text=spans, constraints=constraints).cpu().numpy()  # fmt: skip
+                    landings.append(_shot_outcome(np.concatenate([gt[:w0], generated]), shot.player, w0 + c.context, fps)[1])
+                if None in landings:
+                    mirror_missing += 1
+                else:
+                    toward = 1.0 if shot.area == "right_corner" else -1.0  # world x grows to the right on both halves
+                    mirror_shift.append(toward * (landings[0][0] - landings[1][0]))
         if len(director["endpoint_error_m"]) < director_cases and len(gt) >= 31:
             length = 30
             a0 = (len(gt) - length) // 2
@@ -178,6 +209,15 @@ def evaluate(
                 "target_area": rate(counts["model_para_target"]),
             },
             "engine": {"shot_type": rate(counts["engine_shot"]), "target_area": rate(counts["engine_target"])},
+        },
+        "mirror_test": {
+            "shots": len(mirror_shift),
+            "without_landing": mirror_missing,
+            "mean_shift_toward_caption_m": float(np.mean(mirror_shift)) if mirror_shift else None,
+            "fraction_toward_caption": float(np.mean(np.array(mirror_shift) > 0)) if mirror_shift else None,
+            "corner_centres_apart_m": float(np.mean(TARGET_AREAS["right_corner"].x) - np.mean(TARGET_AREAS["left_corner"].x)),
+            "note": "corner shots generated twice from the same context and noise, with the caption and with left and "
+                    "right swapped; how far (m) the ball lands towards the captioned side",
         },
         "ball_flight_fit_rms_m": {
             "model_median": float(np.median(residual_model)) if residual_model else None,
@@ -221,7 +261,11 @@ def plot(result: dict[str, Any], path: Path) -> None:
     axes[0].set_xticks(x + 0.175, ["model", "model, unseen\nphrasing", "engine"])
     axes[0].set_ylim(0, 1)
     axes[0].axhline(0.8, color="grey", ls="--", lw=0.8)
-    axes[0].set_title(f"text adherence ({result['shots_evaluated']} shots)")
+    mirror = result["mirror_test"]
+    title = f"text adherence ({result['shots_evaluated']} shots)"
+    if mirror["mean_shift_toward_caption_m"] is not None:
+        title += f"\nleft/right swapped: lands {mirror['mean_shift_toward_caption_m']:.2f} m of {mirror['corner_centres_apart_m']:.1f} m over"
+    axes[0].set_title(title)
     axes[0].legend()
     raw = result["_raw"]
     bins = np.linspace(0, 0.3, 31)
