@@ -428,6 +428,8 @@ def export(model: PVGModel, header: dict, args: argparse.Namespace, metrics: dic
         "PVG (CADDY) trained without action labels on ALE Breakout videos recorded by this suite",
         "command": trained.get("command"),
         "steps_trained": trained.get("steps_trained"),
+        **({"continued_from": trained["continued_from"]} if "continued_from" in trained else {}),
+        "validation": trained.get("validation"),
         "dataset_command": info.get("command"),
         "dataset": {k: info.get(k) for k in (
             ("game", "fps", "stride", "episodes", "movement_names", "direction_names", "stats") if tennis

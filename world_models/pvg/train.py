@@ -182,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
     generator, data_generator = training_generators(args.seed, device)
     step, best = 0, -1.0  # best validation score under VALIDATION_RULE
     usage = torch.full((config.num_actions,), 1.0 / config.num_actions)  # EMA share of each inferred action
+    warm_from: dict = {}  # the release checkpoint's info when --init started this run folder
     if resume is not None:
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
@@ -191,10 +192,11 @@ def run(args: argparse.Namespace) -> int:
         # A best kept under another rule (agreement alone, before session 8) is not comparable: start it again.
         best = float(resume.get("best", -1.0)) if resume.get("best_rule") == VALIDATION_RULE else -1.0
         usage = resume.get("action_usage", usage)
+        warm_from = dict(resume.get("warm_from", {}))
     elif args.init:
         from world_models.zoo import checkpoint_path, warm_start
 
-        step, _ = warm_start(model, checkpoint_path(args.init))
+        step, warm_from = warm_start(model, checkpoint_path(args.init))
         print(f"initialised from {args.init} (step {step}); fresh optimizer")
     command = command_line(args, "python -m world_models train pvg")
     meta_path = run_dir / "run.json"
@@ -221,6 +223,9 @@ def run(args: argparse.Namespace) -> int:
 
     def save(tag: str | None = None, validation: dict | None = None) -> None:
         training_info = {"steps_trained": step, "command": command, "data": str(args.data), "run": str(run_dir)}
+        if warm_from:  # the chain of commands that reproduces these weights
+            keys = ("command", "steps_trained", "continued_from")
+            training_info["continued_from"] = {k: warm_from[k] for k in keys if k in warm_from}
         if validation:
             training_info["validation"] = {"rule": VALIDATION_RULE, **validation}
         save_training_state(
@@ -235,6 +240,7 @@ def run(args: argparse.Namespace) -> int:
                 "best": best,
                 "best_rule": VALIDATION_RULE,
                 "action_usage": usage,
+                "warm_from": warm_from,
             },
         )
         save_model(run_dir / "latest", model, info=training_info, extras={"start_frames": start_frames})

@@ -196,3 +196,24 @@ def test_action_coordinates_grow_from_weights_trained_without_them(tmp_path):
     save_model(tmp_path / "grown", grown)
     with pytest.raises(CheckpointError, match="switched on"):
         warm_start(build_model("pvg", c), tmp_path / "grown.safetensors")
+
+
+def test_init_records_the_chain_of_commands(breakout_data, tmp_path):
+    """A run continued from a release checkpoint (--init) records the command that trained it, also when resumed,
+    and the release file exported by eval keeps the chain."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    common = ["--data", str(breakout_data), "--preset", "tiny", "--threads", "1", "--sample-every", "100",
+              "--save-minutes", "100"]  # fmt: skip
+    assert main(["train", "pvg", "--run", str(first), *common, "--steps", "3"]) == 0
+    init = ["train", "pvg", "--run", str(second), *common, "--init", str(first / "latest.safetensors")]
+    assert main([*init, "--steps", "5"]) == 0
+    assert main([*init, "--steps", "6"]) == 0  # resumed
+    _, header, _ = load_model(second / "latest.safetensors")
+    chain = header["info"]["continued_from"]
+    assert chain["steps_trained"] == 3 and f"--run {first}" in chain["command"]
+    export = tmp_path / "release"
+    assert main(["eval", "pvg", "--checkpoint", str(second / "best.safetensors"), "--data", str(breakout_data),
+                 "--out", str(tmp_path / "eval"), "--max-clips", "2", "--starts", "2", "--rollout-length", "4",
+                 "--threads", "1", "--export", str(export)]) == 0  # fmt: skip
+    info = load_model(export.with_suffix(".safetensors"))[1]["info"]
+    assert info["continued_from"] == chain and info["validation"]["rule"] == "min(agreement, playability)"
