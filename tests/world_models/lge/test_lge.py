@@ -72,16 +72,23 @@ def test_training_lowers_loss(data):
     assert loss().item() < 0.7 * first
 
 
-def test_acceleration_term_penalises_jitter(data):
-    """The acceleration loss is part of the objective when its weight is set (and scales with it)."""
+def _loss_under(data, field: str, contact: bool = False):
+    """The loss of one fixed batch and noise draw as a function of the objective setting ``field``."""
     model, batch, known, text_on = _loss_setup(data)
-    c = model.config
 
-    def loss(weight: float) -> float:
-        c.acceleration_weight = weight
+    def loss(value: float) -> float:
+        setattr(model.config, field, value)
         with torch.no_grad():
             return model.animation.loss(batch["objects"], known, batch["text"], text_on, batch["surface"],
-                                        torch.Generator().manual_seed(1)).item()  # fmt: skip
+                                        torch.Generator().manual_seed(1),
+                                        contact=batch["contact"] if contact else None).item()  # fmt: skip
+
+    return loss
+
+
+def test_acceleration_term_penalises_jitter(data):
+    """The acceleration loss is part of the objective when its weight is set (and scales with it)."""
+    loss = _loss_under(data, "acceleration_weight")
 
     assert loss(1.0) > loss(0.0) + 1e-3
     assert loss(2.0) - loss(0.0) == pytest.approx(2 * (loss(1.0) - loss(0.0)), rel=1e-4)
@@ -99,16 +106,9 @@ def test_contact_frames_are_found_and_weighted(points, data):
     far = [f for f, kind in events if kind == "bounce" and min(abs(f - h) for h in contacts) > 2 * CONTACT_FRAMES]
     assert far and not any(marked[f] for f in far)
 
-    model, batch, known, text_on = _loss_setup(data)
-    c = model.config
-    assert batch["contact"].shape == (8, c.window) and batch["contact"].any()
-
-    def loss(weight: float) -> float:
-        c.contact_weight = weight
-        with torch.no_grad():
-            return model.animation.loss(batch["objects"], known, batch["text"], text_on, batch["surface"],
-                                        torch.Generator().manual_seed(1), contact=batch["contact"]).item()  # fmt: skip
-
+    model, batch, _, _ = _loss_setup(data)
+    assert batch["contact"].shape == (8, model.config.window) and batch["contact"].any()
+    loss = _loss_under(data, "contact_weight", contact=True)
     assert loss(3.0) > loss(0.0) + 1e-3
 
 
@@ -125,15 +125,7 @@ def test_snr_floor_weighs_the_clean_sequence_error_of_high_noise_levels():
 
 
 def test_snr_floor_raises_the_loss_of_noisy_draws(data):
-    model, batch, known, text_on = _loss_setup(data)
-    c = model.config
-
-    def loss(floor: float) -> float:
-        c.snr_floor = floor
-        with torch.no_grad():
-            return model.animation.loss(batch["objects"], known, batch["text"], text_on, batch["surface"],
-                                        torch.Generator().manual_seed(1)).item()  # fmt: skip
-
+    loss = _loss_under(data, "snr_floor")
     assert loss(0.1) > loss(0.0) + 1e-4
 
 
