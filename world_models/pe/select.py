@@ -132,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
         for step, path in tqdm(todo, desc="score exports", unit="export"):
             scores[step] = score(path, sequences, args.hold, args.min_speed)
             write()  # each score survives an interruption
-    write()  # also when every score was cached: chosen_step follows this run's --max-slow
+    else:
+        write()  # every score was cached: chosen_step still follows this run's --max-slow
     chosen = choose(scores, args.max_slow)
     plot(scores, chosen, args.max_slow, run_dir / "selection.png")
     if chosen is None:
