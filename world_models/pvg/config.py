@@ -91,7 +91,7 @@ class PVGConfig:
     """The action network also reads two coordinate channels (x, y in [-1, 1]; CoordConv). Its pooled features are
     otherwise translation invariant and encode an object's position only through border effects, so the per-frame
     action state bends near the walls and a move next to a wall gets the opposite direction (measured on Breakout:
-    the paddle's action state rose from -15 to +13 across the court but was -9 and +3.4 at the two walls)."""
+    the paddle's action state rose from -16.8 to +13.9 across the court but was -10.4 and +2.9 at the two walls)."""
     revive_dead_actions: float = 0.0
     """0: off (the paper). Above 0: when an action's share of the inferred actions (an EMA over training batches)
     falls below this, `final_fc` is re-fitted to the action centroids as a shared-variance Gaussian classifier, so
