@@ -109,7 +109,9 @@ def play_points(
             total += float(reward)
             done = terminated or truncated
         returns.append(total)
-        points.append(describe_point(np.stack(states), fps))
+        # A learned game's point starts before its first observation (a real serve): judge all of it.
+        whole = env.unwrapped.point_states() if hasattr(env.unwrapped, "point_states") else np.stack(states)
+        points.append(describe_point(whole, fps))
     env.close()
     return summarise(env_id, returns, points)
 

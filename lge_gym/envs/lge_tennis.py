@@ -78,6 +78,34 @@ def nearest_area(target: np.ndarray) -> str:
     return min(("left_corner", "right_corner", "centre", "short", "left_box", "right_box"), key=distance)
 
 
+def strike_frame(current: torch.Tensor, frame: torch.Tensor, fps: float, horizon: int = 32) -> torch.Tensor:
+    """``(B, 2)`` point frame at which the ball, flying on at its current depth speed, reaches each player's striking
+    depth (half a metre in front of its root), or -1 for the player it flies away from (or has passed), for a ball
+    slower than a shot (`STRIKE_MIN_SPEED` in depth) and beyond ``horizon`` frames (a model window: a later
+    change would not reach the window, and toggling it would only re-plan).
+
+    Args:
+        current: ``(B, STATE_SIZE)`` flat states of the current frame, the point's frame ``frame`` ``(B,)``.
+    """
+    pos, vel = layout.SLICES["ball.position"].start, layout.SLICES["ball.velocity"].start
+    by, vy = current[:, pos + 1], current[:, vel + 1]
+    out = torch.full((len(current), 2), -1, dtype=torch.int64, device=current.device)
+    for i, player in enumerate(PLAYERS):
+        sign = -1.0 if player == "bottom" else 1.0  # the bottom player stands at negative y
+        depth = current[:, layout.SLICES[f"{player}.root"].start + 1] - sign * STRIKE_AHEAD
+        towards = vy * sign > STRIKE_MIN_SPEED
+        frames = ((depth - by) / torch.where(towards, vy, torch.ones_like(vy)) * fps).round()
+        coming = towards & (frames > -3) & (frames <= horizon)  # a ball well past the player will not be struck
+        out[:, i] = torch.where(coming, frame + frames.clamp(min=0).long(), out[:, i])
+    return out
+
+
+STRIKE_AHEAD = 0.5
+"""Metres in front of a player's root where `strike_frame` expects the ball to be struck."""
+STRIKE_MIN_SPEED = 3.0
+"""m/s in depth below which a ball is not a shot on its way to a player (`strike_frame` expects no strike)."""
+
+
 def recovery_caption(player: str) -> str:
     return f"the {player} player recovers to the middle of the baseline"
 
@@ -225,7 +253,11 @@ class LGETennisTask(BoundedTennisState, Task):
         """Each player's text: while the ball flies towards it, the shot chosen when that ball started coming (the
         command is latched, as a player plans its return when the opponent strikes, so an agent that changes its
         action every step does not make the model re-plan every step); it stays on while that shot flies, until the
-        ball bounces (the engine's captions describe a shot up to its landing); otherwise a recovery caption."""
+        ball bounces (the engine's captions describe a shot up to its landing); otherwise a recovery caption.
+
+        While the ball flies towards one player, the other's next shot is scheduled from the frame after the ball
+        is expected to reach the striker (`strike_frame`): the engine's captions change there, and the model reads
+        the change as the strike's time (without it, generated receivers rarely return a serve; docs/lge.md)."""
         b = state.batch_size[0]
         rows = torch.arange(b, device=self.model.device)
         vy = layout.SLICES["ball.velocity"].start + 1
@@ -245,21 +277,46 @@ class LGETennisTask(BoundedTennisState, Task):
                     continue
                 if towards_before and text_on[row, i]:
                     texts[row][i] = None  # keep the latched text
-                elif i in self.controlled:
-                    texts[row][i] = actions["texts"][self.controlled.index(i)][row]
                 else:
-                    texts[row][i] = self.opponent_text or command_caption(player, AUTO)
-        fresh = [t for pair in texts for t in pair if t is not None]
+                    texts[row][i] = self._next_text(actions, row, i, player)
+        strike = strike_frame(self.model.current(state), state["length"] - 1, self.model.fps,
+                              horizon=self.model.config.window).cpu().numpy()  # fmt: skip
+        then: list[list[str | None]] = [[None, None] for _ in range(b)]
+        switch_at = torch.full((b, 2), -1, dtype=torch.int64)
+        planned = state["switch_at"].cpu()
+        for row in range(b):
+            for i, player in enumerate(PLAYERS):
+                striker = strike[row, 1 - i]  # the opponent's expected strike, if the ball flies towards it
+                if striker < 0:
+                    continue
+                # Latched like the striker's command, text and frame: an action that changes every step, or an
+                # estimate that moves as the ball slows, does not make the model re-plan every step.
+                if planned[row, i] >= 0:
+                    switch_at[row, i] = planned[row, i]
+                else:
+                    then[row][i] = self._next_text(actions, row, i, player)
+                    switch_at[row, i] = int(striker) + 1
+        fresh = sorted({t for rows in (texts, then) for pair in rows for t in pair if t is not None})
         table = dict(zip(fresh, self._embed(fresh), strict=True)) if fresh else {}
-        embedded = state["text"].clone()
+        embedded, then_embedded = state["text"].clone(), state["then_text"].clone()
         for row in range(b):
             for i in range(2):
                 if texts[row][i] is not None:
                     embedded[row, i] = table[texts[row][i]]
+                if then[row][i] is not None:
+                    then_embedded[row, i] = table[then[row][i]]
+        on = torch.ones(b, 2, dtype=torch.bool, device=self.model.device)
         return TensorDict(
-            {"text": embedded, "text_on": torch.ones(b, 2, dtype=torch.bool, device=self.model.device)},
+            {"text": embedded, "text_on": on, "then_text": then_embedded, "then_on": on,
+             "switch_at": switch_at.to(self.model.device)},
             batch_size=[b],
-        )
+        )  # fmt: skip
+
+    def _next_text(self, actions: dict[str, Any], row: int, i: int, player: str) -> str:
+        """The text a player will get when the ball next comes towards it (its current action, or the opponent's)."""
+        if i in self.controlled:
+            return actions["texts"][self.controlled.index(i)][row]
+        return self.opponent_text or command_caption(player, AUTO)
 
     # -- episode ------------------------------------------------------------------------------------------------
     def initial_state(self, batch: int, generator: torch.Generator, options: dict[str, Any] | None) -> TensorDict:
@@ -475,6 +532,14 @@ class LGETennisEnv(WorldModelEnv):
         if self.world.state is None:
             raise RuntimeError("call reset() before layout_state()")
         return self.model.current(self.world.state)[0].cpu().numpy()
+
+    def point_states(self) -> np.ndarray:
+        """``(T, STATE_SIZE)`` the point so far, from its first frame (the start's real serve included): what the
+        referee reads to judge it (`layout_state` gives only the current frame)."""
+        if self.world.state is None:
+            raise RuntimeError("call reset() before point_states()")
+        state = self.world.state
+        return state["history"][0, : int(state["length"][0])].cpu().numpy()
 
     def demo_policy(self, obs: Any) -> Any:
         """`lge-gym demo`'s built-in player: a forehand or a backhand to a corner, drawn with the env's generator

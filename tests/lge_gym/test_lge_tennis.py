@@ -144,3 +144,35 @@ def test_striker_keeps_its_shot_text_until_the_ball_bounces():
     lengths = torch.tensor([shot.frame + 6, bounce - 2, bounce + 4]) + 1
     state = TensorDict({"history": vectors[None].expand(3, -1, -1), "length": lengths}, batch_size=[3])
     assert _in_flight_since_turn(state).tolist() == [True, True, False]
+
+
+def test_strike_frame_expects_the_ball_at_the_player_it_flies_to():
+    """The frame a player's next caption starts from (the opponent's expected strike): the ball flying on at its
+    depth speed to half a metre in front of the striker; none for the player it leaves, a ball well past, a slow
+    ball or a strike beyond the horizon."""
+    from lge_gym.envs.lge_tennis import strike_frame
+    from world_models.engines.tennis import layout
+
+    states = np.zeros((5, layout.STATE_SIZE), dtype=np.float32)
+    for row, (ball_y, vy) in enumerate([(5.0, -10.0), (-12.0, -10.0), (-5.0, 20.0), (5.0, -2.0), (10.0, -3.5)]):
+        states[row, layout.SLICES["bottom.root"]] = (0.0, -11.0)
+        states[row, layout.SLICES["top.root"]] = (0.0, 11.0)
+        states[row, layout.SLICES["ball.position"]] = (0.0, ball_y, 1.0)
+        states[row, layout.SLICES["ball.velocity"]] = (0.0, vy, 0.0)
+    frames = strike_frame(torch.as_tensor(states), torch.full((5,), 100), fps=25.0, horizon=40)
+    # (-10.5 - 5) / -10 * 25 = 38.75 frames to the bottom player's striking depth; (10.5 + 5) / 20 * 25 = 19.4;
+    # a ball slower than a shot, and one beyond the horizon (146 frames), expect no strike
+    assert frames.tolist() == [[139, -1], [-1, -1], [-1, 119], [-1, -1], [-1, -1]]
+
+
+def test_point_states_hold_the_whole_point_from_the_start():
+    """What the referee must read: the start's real frames (its serve), then one generated frame per step."""
+    prefix = generate(0, 3, render=False).vectors()[:20]
+    env = gym.make("LGE-Tennis-v0", **FAST)
+    env.reset(seed=0, options={"start": prefix})
+    for _ in range(3):
+        env.step(0)
+    states = env.unwrapped.point_states()
+    assert states.shape == (23, prefix.shape[1])
+    np.testing.assert_allclose(states[:20], prefix, atol=1e-6)
+    np.testing.assert_array_equal(states[-1], env.unwrapped.layout_state())

@@ -53,9 +53,15 @@ class LGEWorldModel(WorldModel):
     """The animation model behind the `WorldModel` interface.
 
     Action: a `TensorDict` with ``text`` ``(B, 2, E)`` (each player's current text embedding, from the model's
-    frozen text encoder) and ``text_on`` ``(B, 2)`` bool. State: ``window`` ``(B, W, S)`` generated flat states,
-    ``cursor`` ``(B,)`` index of the current frame in the window, the current ``text``/``text_on``, and the point's
-    ``history`` ``(B, HISTORY, S)`` with its ``length``.
+    frozen text encoder) and ``text_on`` ``(B, 2)`` bool; optionally a scheduled change of text, ``then_text``
+    ``(B, 2, E)``, ``then_on`` ``(B, 2)`` and ``switch_at`` ``(B, 2)`` int64 (the point's frame index, as
+    ``length`` counts, from which a player's text is ``then_text``; -1: no change planned). The training captions change at events (a player's
+    caption becomes its next shot's the frame after the opponent strikes), and the model reads such a change as
+    the event's time, so a window planned across an expected event carries the change where it is expected (a
+    moved ``switch_at`` re-plans the window, like a changed text).
+    State: ``window`` ``(B, W, S)`` generated flat states, ``cursor`` ``(B,)`` index of the current frame in the
+    window, the current ``text``/``text_on`` and schedule, and the point's ``history`` ``(B, HISTORY, S)`` with
+    its ``length``.
     """
 
     family = "lge"
@@ -155,6 +161,9 @@ class LGEWorldModel(WorldModel):
                 "planned": torch.zeros(batch, dtype=torch.bool, device=device),
                 "text": torch.zeros(batch, 2, c.text_dim, device=device),
                 "text_on": torch.zeros(batch, 2, dtype=torch.bool, device=device),
+                "then_text": torch.zeros(batch, 2, c.text_dim, device=device),
+                "then_on": torch.zeros(batch, 2, dtype=torch.bool, device=device),
+                "switch_at": torch.full((batch, 2), -1, dtype=torch.int64, device=device),
                 "history": history,
                 "length": length,
             },
@@ -162,34 +171,53 @@ class LGEWorldModel(WorldModel):
             device=device,
         )
 
+    def _schedule(self, action, batch: int) -> dict[str, torch.Tensor]:
+        """The action's text and its scheduled change (none where the action plans none), on this device."""
+        keys = action.keys()
+        text, text_on = action["text"].to(self.device).float(), action["text_on"].to(self.device).bool()
+        if "switch_at" not in keys:
+            return {"text": text, "text_on": text_on, "then_text": torch.zeros_like(text),
+                    "then_on": torch.zeros_like(text_on),
+                    "switch_at": torch.full((batch, 2), -1, dtype=torch.int64, device=self.device)}  # fmt: skip
+        return {"text": text, "text_on": text_on, "then_text": action["then_text"].to(self.device).float(),
+                "then_on": action["then_on"].to(self.device).bool(),
+                "switch_at": action["switch_at"].to(self.device).long()}  # fmt: skip
+
     @torch.no_grad()
     def step(self, state, action, *, generator):
         c = self.config
-        text, text_on = action["text"].to(self.device).float(), action["text_on"].to(self.device).bool()
-        changed = (text_on != state["text_on"]).any(1) | ((text - state["text"]).abs().amax((1, 2)) > 0)
+        b = state.batch_size[0]
+        plan = self._schedule(action, b)
+        scheduled = plan["switch_at"] >= 0
+        changed = ((plan["text_on"] != state["text_on"]).any(1) | ((plan["text"] - state["text"]).abs().amax((1, 2)) > 0)
+                   | (plan["switch_at"] != state["switch_at"]).any(1)
+                   | (scheduled & ((plan["then_on"] != state["then_on"])
+                                   | ((plan["then_text"] - state["then_text"]).abs().amax(2) > 0))).any(1))  # fmt: skip
         exhausted = state["cursor"] + 1 >= c.window
         regenerate = changed | exhausted | ~state["planned"]  # a fresh start has no window planned past it yet
         window, cursor = state["window"].clone(), state["cursor"] + 1
         if bool(regenerate.any()):
             rows = torch.nonzero(regenerate).flatten()
             new_window, new_cursor = self._continue(state["window"][rows], state["cursor"][rows],
-                                                    text[rows], text_on[rows], generator)  # fmt: skip
+                                                    state["length"][rows], {k: v[rows] for k, v in plan.items()},
+                                                    generator)  # fmt: skip
             window[rows] = new_window
             cursor[rows] = new_cursor
         current = window[torch.arange(len(cursor), device=self.device), cursor]
         history, length = state["history"].clone(), state["length"].clamp(max=HISTORY - 1)
         history[torch.arange(len(length), device=self.device), length] = current
         next_state = TensorDict(
-            {"window": window, "cursor": cursor, "planned": torch.ones_like(state["planned"]), "text": text,
-             "text_on": text_on, "history": history, "length": length + 1},
+            {"window": window, "cursor": cursor, "planned": torch.ones_like(state["planned"]), **plan,
+             "history": history, "length": length + 1},
             batch_size=state.batch_size,
             device=self.device,
         )  # fmt: skip
         zeros = torch.zeros(len(cursor), device=self.device)
         return next_state, TensorDict({"reward": zeros, "terminated": zeros.bool()}, batch_size=state.batch_size)
 
-    def _continue(self, window, cursor, text, text_on, generator):
-        """New windows whose first frames are the last ``context`` frames up to each row's cursor; returns the
+    def _continue(self, window, cursor, length, plan, generator):
+        """New windows whose first frames are the last ``context`` frames up to each row's cursor (the point's
+        frame ``length - 1``); each frame's text is the plan's, changed from its ``switch_at`` frame on. Returns the
         windows and the index of the first new frame in each."""
         c = self.config
         b = window.shape[0]
@@ -201,14 +229,14 @@ class LGEWorldModel(WorldModel):
         known_states = window[torch.arange(b, device=self.device).unsqueeze(1), source]
         known = (offsets.unsqueeze(0) < known_frames.unsqueeze(1)).float()
         known = known.view(b, c.window, 1, 1).expand(b, c.window, len(OBJECTS), FEATURE_DIM)
+        # The point's frame index of each window position: position known_frames is the next frame, `length`.
+        frame = (length - known_frames).unsqueeze(1) + offsets.unsqueeze(0)  # (b, W)
+        switched = (plan["switch_at"].unsqueeze(1) >= 0) & (frame.unsqueeze(2) >= plan["switch_at"].unsqueeze(1))
+        text = torch.where(switched.unsqueeze(3), plan["then_text"].unsqueeze(1), plan["text"].unsqueeze(1))
+        text_on = torch.where(switched, plan["then_on"].unsqueeze(1), plan["text_on"].unsqueeze(1))
         template = window[:, 0]
         generated = self.animation.generate(
-            template,
-            known_states=known_states,
-            known=known,
-            text=text.unsqueeze(1).expand(b, c.window, 2, c.text_dim),
-            text_on=text_on.unsqueeze(1).expand(b, c.window, 2),
-            generator=generator,
+            template, known_states=known_states, known=known, text=text, text_on=text_on, generator=generator
         )
         return generated, known_frames
 

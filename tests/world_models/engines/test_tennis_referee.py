@@ -32,33 +32,49 @@ def test_referee_agrees_with_the_engine():
     assert worst_bounce < 0.05
 
 
-def test_referee_on_a_hand_made_sequence():
-    """A state sequence that was never simulated: a serve that lands long is a fault, twice is a double fault."""
-    seq = generate(0, 0, render=False)
-    base = seq.vectors()[0]
+def _hand_made(flights) -> np.ndarray:
+    """States of ball flights ``(start, velocity, frames)`` (``start`` None: on from where the last one ended) under
+    gravity with bounces, in a simulated point's scene; the bottom player's racket is at each flight's start."""
+    base = generate(0, 0, render=False).vectors()[0]
     frames = []
     pos = layout.SLICES["ball.position"]
     racket = layout.SLICES["bottom.joints"].start + 3 * layout.JOINT_INDEX["racket_head"]
-
-    def flight(start, velocity, n):
-        p, v = np.array(start, dtype=np.float64), np.array(velocity, dtype=np.float64)
+    p = None
+    for start, velocity, n in flights:
+        p = np.array(start if start is not None else p, dtype=np.float64)
+        v = np.array(velocity, dtype=np.float64)
+        first = p.copy()
         for _ in range(n):
             s = base.copy()
             s[layout.SLICES["bottom.root"]] = [1.0, -12.3]
-            s[racket : racket + 3] = [start[0] - 1.0, start[1] + 12.3, start[2]]
+            s[racket : racket + 3] = [first[0] - 1.0, first[1] + 12.3, first[2]]
             s[pos] = p
             frames.append(s)
             v[2] -= 9.81 / 25
             p = p + v / 25
             if p[2] < 0.0335:
                 p[2], v[2] = 2 * 0.0335 - p[2], -0.7 * v[2]
+    return np.stack(frames)
 
-    for _ in range(2):
-        flight([1.2, -12.0, 2.6], [0.0, 0.0, 0.0], 3)  # held at the contact point
-        flight([1.2, -12.0, 2.6], [-1.5, 30.0, -3.0], 30)  # much too long: lands beyond the service line
-    j = judge(np.stack(frames))
+
+def test_referee_on_a_hand_made_sequence():
+    """A state sequence that was never simulated: a serve that lands long is a fault, twice is a double fault."""
+    serve = [([1.2, -12.0, 2.6], [0.0, 0.0, 0.0], 3),  # held at the contact point
+             ([1.2, -12.0, 2.6], [-1.5, 30.0, -3.0], 30)]  # much too long: lands beyond the service line  # fmt: skip
+    j = judge(_hand_made(serve + serve))
     assert [h.shot for h in j.hits] == ["serve", "serve"]
     assert len(j.faults) == 2 and j.winner == "top" and j.reason == "double_fault"
+
+
+def test_a_ball_sent_back_with_no_racket_near_loses_the_receiver_the_point():
+    """A learned model can send the ball back over the net with no racket near it: the referee sees no strike, and
+    the ball's next bounce, on the server's half, is the receiver's second."""
+    j = judge(_hand_made([([1.2, -12.0, 2.6], [0.0, 0.0, 0.0], 3),
+                          ([1.2, -12.0, 2.6], [-3.5, 20.0, 0.0], 26),  # in the service box, then on
+                          (None, [0.0, -20.0, 3.0], 30)]))  # back to the bottom half, nobody near  # fmt: skip
+    assert [h.shot for h in j.hits] == ["serve"]
+    assert [b.half for b in j.bounces[:2]] == ["top", "bottom"] and j.bounces[0].inside
+    assert j.winner == "bottom" and j.reason == "double_bounce" and j.point_frame == j.bounces[1].frame
 
 
 def test_referee_tolerates_short_and_garbage_sequences():

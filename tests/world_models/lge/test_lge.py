@@ -272,6 +272,32 @@ def test_world_step_replans_on_new_text(points):
     assert state["length"].tolist() == [4, 4]
 
 
+def test_world_step_schedules_a_text_change(points, monkeypatch):
+    """A scheduled change gives the window's frames from ``switch_at`` on the new text (the training captions
+    change at the opponent's strike); a moved schedule re-plans."""
+    model = _model()
+    model.set_start_states(torch.as_tensor(np.stack([p.vectors()[0] for p in points])))
+    g = torch.Generator().manual_seed(0)
+    state = model.initial_state(2, generator=g)
+    seen = []
+    generate = model.animation.generate
+    monkeypatch.setattr(model.animation, "generate", lambda *a, **k: seen.append(k["text"]) or generate(*a, **k))
+    e = model.config.text_dim
+    switch = state["length"][0].item() + 3  # the 4th new frame; the first new frame is window position 1
+    action = {"text": torch.zeros(2, 2, e), "text_on": torch.ones(2, 2, dtype=torch.bool),
+              "then_text": torch.ones(2, 2, e), "then_on": torch.ones(2, 2, dtype=torch.bool),
+              "switch_at": torch.tensor([[switch, -1], [-1, -1]])}  # fmt: skip
+    state, _ = model.step(state, action, generator=g)
+    text = seen[-1]  # (2, W, 2, E); one known frame, so window position j is the point's frame length - 1 + j
+    assert (text[0, :4, 0] == 0).all() and (text[0, 4:, 0] == 1).all()
+    assert (text[0, :, 1] == 0).all() and (text[1] == 0).all()
+    state, _ = model.step(state, action, generator=g)
+    assert len(seen) == 1  # the same plan: no new window
+    moved = dict(action, switch_at=torch.tensor([[switch + 1, -1], [-1, -1]]))
+    state, _ = model.step(state, moved, generator=g)
+    assert len(seen) == 2 and state["cursor"].tolist() == [2, 3]  # row 0 re-planned
+
+
 def test_checkpoint_round_trip_with_start_prefixes(tmp_path, points):
     model = _model()
     prefixes = [torch.as_tensor(points[0].vectors()[:5]), torch.as_tensor(points[1].vectors()[:40])]

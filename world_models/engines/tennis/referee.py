@@ -21,10 +21,13 @@ from world_models.engines.tennis.court import (
     in_singles_court,
     opponent,
     server_right_sign,
+    side_sign,
 )
 from world_models.engines.tennis.layout import JOINT_INDEX, SLICES, STATE_SIZE
 
 GRAVITY = 9.81
+REACH = 1.5
+"""Metres from the racket head within which a strike can happen."""
 
 
 @dataclass
@@ -128,7 +131,7 @@ def find_hits(states: np.ndarray, bounces: list[Bounce], fps: float = FPS) -> li
             continue
         dist = {n: float(np.linalg.norm(rackets[n][k] - p[k])) for n in rackets}
         player = min(dist, key=dist.get)
-        if dist[player] > 1.5:
+        if dist[player] > REACH:
             continue
         # The ball must leave toward the other half.
         if (v_out[1] > 0) != (player == "bottom"):
@@ -164,6 +167,18 @@ def _classify(
     facing = float(states[k, SLICES[f"{hit.player}.facing"]][0])
     right = np.array([math.sin(facing), -math.cos(facing)])
     return "forehand" if float((p[k, :2] - root) @ right) > 0 else "backhand"
+
+
+def _sent_back_untouched(states: np.ndarray, receiver: str, bounce: int) -> bool:
+    """Whether the ball, bouncing at frame ``bounce`` on the side away from ``receiver``, turned back towards that
+    side with the receiver's racket farther than `REACH` from it (or never visibly turned)."""
+    p = _ball(states)
+    towards_receiver = np.sign(np.diff(p[: bounce + 1, 1])) == side_sign(receiver)
+    turns = np.nonzero(towards_receiver[:-1] & ~towards_receiver[1:])[0]
+    if len(turns) == 0:
+        return True
+    k = int(turns[-1]) + 1  # the frame the ball was at when it turned
+    return float(np.linalg.norm(_player(states, receiver, "racket_head")[k] - p[k])) > REACH
 
 
 def judge(states: np.ndarray, fps: float = FPS) -> Judgement:
@@ -226,7 +241,10 @@ def judge(states: np.ndarray, fps: float = FPS) -> Judgement:
                     serve_number, expecting_serve, hitter = 2, True, None
                 continue
             j.winner, j.reason, j.point_frame = receiver, outcome, frame
-        elif b.half == receiver:
+        elif b.half == receiver or _sent_back_untouched(states, receiver, frame):
+            # The ball bounced again before the receiver struck it: on its half, or back on the hitter's half with
+            # no racket near where it turned (a learned model can send a ball back by itself); a return the hit
+            # finder missed (a soft shot, a low frame rate) had the receiver's racket at the turn and goes on.
             b.inside = in_singles_court(b.half, b.x, b.y)
             j.winner, j.reason, j.point_frame = hitter, "double_bounce", frame
     # A let (the server serves again after a serve that was in) is simply a repeated serve.
