@@ -184,17 +184,11 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="an untrained tiny model on a few points (checks the script)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    from world_models import build_model
+    from lge_gym.envs.models import resolve_model
     from world_models.core.text import shared_text_encoder
 
-    if args.tiny:
-        model = build_model("lge", "tiny").eval()
-        points, samples = 4, 1
-    else:
-        from lge_gym.envs.models import resolve_model
-
-        model = resolve_model("lge", args.checkpoint, device="cpu")[0].eval()
-        points, samples = args.points, args.samples
+    model = resolve_model("lge", None if args.tiny else args.checkpoint, device="cpu")[0]  # None: untrained tiny
+    points, samples = (4, 1) if args.tiny else (args.points, args.samples)
     overrides = {k: v for k, v in (("sample_steps", args.sample_steps), ("eta", args.eta), ("guidance", args.guidance))
                  if v is not None}  # fmt: skip
     if overrides:

@@ -120,17 +120,11 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="an untrained tiny model on a few points (checks the script)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    from world_models import build_model
+    from lge_gym.envs.models import resolve_model
     from world_models.core.text import shared_text_encoder
 
-    if args.tiny:
-        model = build_model("lge", "tiny").eval()
-        points = 3
-    else:
-        from lge_gym.envs.models import resolve_model
-
-        model = resolve_model("lge", args.checkpoint, device="cpu")[0].eval()
-        points = args.points
+    model = resolve_model("lge", None if args.tiny else args.checkpoint, device="cpu")[0]  # None: untrained tiny
+    points = 3 if args.tiny else args.points
     shots = corner_shots(model, args.first_index, points)
     if not shots:
         raise SystemExit("no corner shots in these points: take more (--points)")
