@@ -13,6 +13,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+import torch.nn.functional as F
 from gymnasium.vector import AutoresetMode
 from tensordict import TensorDict
 
@@ -110,6 +111,19 @@ def recovery_caption(player: str) -> str:
     return f"the {player} player recovers to the middle of the baseline"
 
 
+_AFTER_FAILED = {"into_net": "watches the ball", "out": "lets the ball go out"}
+"""What the engine's captions say the other player does once a shot is hit into the net or out (`captions._final`);
+after a ball that is not reached, it keeps its recovery caption."""
+
+
+def after_caption(player: str, outcome: str) -> str | None:
+    """The text a player gets from the opponent's strike on, when that strike's intended outcome is ``outcome``:
+    None for a shot in play (the player's own next shot) and for a ball not reached (no strike: no change)."""
+    if outcome == "does_not_reach":
+        return None
+    return f"the {player} player {_AFTER_FAILED[outcome]}" if outcome in _AFTER_FAILED else None
+
+
 RESET_OPTIONS = ("start", "opponent", "camera", "surface", "court_colour")
 
 
@@ -181,8 +195,14 @@ class LGETennisTask(BoundedTennisState, Task):
         self.commands = COMMAND_VOCABULARY
         # Embed every caption a command or the recovery phase can produce in one batch, so steps only look them up.
         self.encoder(
-            [command_caption(p, c) for p in PLAYERS for c in self.commands] + [recovery_caption(p) for p in PLAYERS]
+            [command_caption(p, c) for p in PLAYERS for c in self.commands]
+            + [recovery_caption(p) for p in PLAYERS]
+            + [after_caption(p, o) for p in PLAYERS for o in _AFTER_FAILED]
         )
+        # Each player's command captions, to read the intended outcome of any text (free text included) as that of
+        # its nearest command caption.
+        captions = [[command_caption(p, c) for c in self.commands] for p in PLAYERS]
+        self._caption_bank = torch.stack([F.normalize(self._embed(c), dim=-1) for c in captions])  # (2, C, D)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -257,7 +277,10 @@ class LGETennisTask(BoundedTennisState, Task):
 
         While the ball flies towards one player, the other's next shot is scheduled from the frame after the ball
         is expected to reach the striker (`strike_frame`): the engine's captions change there, and the model reads
-        the change as the strike's time (without it, generated receivers rarely return a serve; docs/lge.md)."""
+        the change as the strike's time (without it, generated receivers rarely return a serve; docs/lge.md). When the
+        striker's text means to miss the ball, nothing is scheduled (no strike: no change); when it means to hit the
+        net or out, the other player is scheduled to watch the ball, as in the engine's captions (`after_caption`).
+        """
         b = state.batch_size[0]
         rows = torch.arange(b, device=self.model.device)
         vy = layout.SLICES["ball.velocity"].start + 1
@@ -284,6 +307,14 @@ class LGETennisTask(BoundedTennisState, Task):
         then: list[list[str | None]] = [[None, None] for _ in range(b)]
         switch_at = torch.full((b, 2), -1, dtype=torch.int64)
         planned = state["switch_at"].cpu()
+        fresh = sorted({t for pair in texts for t in pair if t is not None})
+        table = dict(zip(fresh, self._embed(fresh), strict=True)) if fresh else {}
+        embedded, then_embedded = state["text"].clone(), state["then_text"].clone()
+        for row in range(b):
+            for i in range(2):
+                if texts[row][i] is not None:
+                    embedded[row, i] = table[texts[row][i]]
+        outcomes = self.intended_outcomes(embedded)
         for row in range(b):
             for i, player in enumerate(PLAYERS):
                 striker = strike[row, 1 - i]  # the opponent's expected strike, if the ball flies towards it
@@ -293,16 +324,16 @@ class LGETennisTask(BoundedTennisState, Task):
                 # estimate that moves as the ball slows, does not make the model re-plan every step.
                 if planned[row, i] >= 0:
                     switch_at[row, i] = planned[row, i]
-                else:
-                    then[row][i] = self._next_text(actions, row, i, player)
-                    switch_at[row, i] = int(striker) + 1
-        fresh = sorted({t for rows in (texts, then) for pair in rows for t in pair if t is not None})
-        table = dict(zip(fresh, self._embed(fresh), strict=True)) if fresh else {}
-        embedded, then_embedded = state["text"].clone(), state["then_text"].clone()
+                    continue
+                outcome = outcomes[row][1 - i]
+                if outcome == "does_not_reach":
+                    continue
+                then[row][i] = after_caption(player, outcome) or self._next_text(actions, row, i, player)
+                switch_at[row, i] = int(striker) + 1
+        fresh = sorted({t for pair in then for t in pair if t is not None} - set(table))
+        table |= dict(zip(fresh, self._embed(fresh), strict=True)) if fresh else {}
         for row in range(b):
             for i in range(2):
-                if texts[row][i] is not None:
-                    embedded[row, i] = table[texts[row][i]]
                 if then[row][i] is not None:
                     then_embedded[row, i] = table[then[row][i]]
         on = torch.ones(b, 2, dtype=torch.bool, device=self.model.device)
@@ -311,6 +342,13 @@ class LGETennisTask(BoundedTennisState, Task):
              "switch_at": switch_at.to(self.model.device)},
             batch_size=[b],
         )  # fmt: skip
+
+    def intended_outcomes(self, embedded: torch.Tensor) -> list[list[str]]:
+        """Per row and player, the intended outcome (`commands.OUTCOMES`) of the text embedded in ``embedded``
+        ``(B, 2, D)``: that of the player's nearest command caption by cosine similarity."""
+        similarity = torch.einsum("bpd,pcd->bpc", F.normalize(embedded, dim=-1), self._caption_bank)
+        nearest = similarity.argmax(dim=-1).cpu().tolist()
+        return [[self.commands[c].outcome for c in row] for row in nearest]
 
     def _next_text(self, actions: dict[str, Any], row: int, i: int, player: str) -> str:
         """The text a player will get when the ball next comes towards it (its current action, or the opponent's)."""

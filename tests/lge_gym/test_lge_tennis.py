@@ -176,3 +176,29 @@ def test_point_states_hold_the_whole_point_from_the_start():
     assert states.shape == (23, prefix.shape[1])
     np.testing.assert_allclose(states[:20], prefix, atol=1e-6)
     np.testing.assert_array_equal(states[-1], env.unwrapped.layout_state())
+
+
+@pytest.mark.parametrize(
+    ("outcome", "scheduled"), [("play", "default"), ("into_net", "watches"), ("out", "out"), ("does_not_reach", None)]
+)
+def test_the_next_text_follows_the_strikers_intended_outcome(outcome, scheduled):
+    """While the top player's serve flies to the bottom player, the top player's text from the expected strike on
+    is its next shot when the bottom player means to play the ball, "watches the ball" or "lets the ball go out"
+    when it means to hit the net or out (the engine's captions), and nothing is scheduled when it means to miss."""
+    from lge_gym.envs.lge_tennis import after_caption, command_caption
+    from world_models.engines.tennis.commands import AUTO, COMMAND_VOCABULARY
+
+    env = gym.make("LGE-Tennis-v0", **FAST).unwrapped
+    point = generate(0, 0, render=False)  # the top player serves at frame 36, the bottom player returns at 60
+    assert [(s.player, s.frame) for s in point.engine.shots[:2]] == [("top", 36), ("bottom", 60)]
+    env.reset(seed=0, options={"start": point.vectors()[:48]})
+    task = env.task
+    index = next(i for i, c in enumerate(COMMAND_VOCABULARY) if c.outcome == outcome and c.shot is None)
+    plan = task.model_action(task.encode_actions(index, 1), env.world.state, torch.Generator().manual_seed(0))
+    assert task.intended_outcomes(plan["text"])[0][0] == outcome
+    if scheduled is None:
+        assert int(plan["switch_at"][0, 1]) == -1
+        return
+    assert 50 <= int(plan["switch_at"][0, 1]) <= 70
+    text = command_caption("top", AUTO) if scheduled == "default" else after_caption("top", outcome)
+    assert torch.allclose(plan["then_text"][0, 1], task._embed([text])[0])

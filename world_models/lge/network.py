@@ -123,6 +123,20 @@ class AnimationNetwork(nn.Module):
         self.text_mean.copy_(mean)
         self.text_whiten.copy_(whiten)
 
+    def text_tokens(self, text: torch.Tensor, text_on: torch.Tensor) -> torch.Tensor:
+        """What each token adds for the text ``(B, T, 2, E)`` (null where ``text_on`` is False): ``(B, T, 3, d)``,
+        each player's text on its own token and, with ``ball_text``, both players' on the ball's."""
+        text = torch.where(text_on.unsqueeze(-1), text, self.null_text)
+        whiten = None
+        if self.config.text_whitening:
+            text, whiten = text - self.text_mean, self.text_whiten
+        players = _project(self.text_in, text, whiten)  # (B, T, 2, d)
+        if self.config.ball_text:
+            ball = _project(self.ball_text_in, text.flatten(-2), whiten).unsqueeze(2)
+        else:
+            ball = players.new_zeros(players.shape[:2] + (1, players.shape[-1]))
+        return torch.cat([players, ball], dim=2)
+
     def forward(
         self,
         x: torch.Tensor,
@@ -131,6 +145,7 @@ class AnimationNetwork(nn.Module):
         text_on: torch.Tensor,
         surface: torch.Tensor,
         t: torch.Tensor,
+        text_tokens: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Noise prediction ``(B, T, 3, F)``.
 
@@ -141,19 +156,13 @@ class AnimationNetwork(nn.Module):
             text_on: ``(B, T, 2)`` bool, False where a player has no text (the learned null text is used).
             surface: ``(B,)`` int64 court surface.
             t: ``(B,)`` int64 noise level.
+            text_tokens: `text_tokens` of ``text`` and ``text_on``, when already computed (a sampler's steps share
+                them).
         """
         b, frames, objects, _ = x.shape
         tokens = self.value_in(torch.cat([x, known], dim=-1))  # (B, T, 3, d)
         tokens = tokens + self.object_embedding + self.frame_embedding[:frames, None, :]
-        text = torch.where(text_on.unsqueeze(-1), text, self.null_text)
-        whiten = None
-        if self.config.text_whitening:
-            text, whiten = text - self.text_mean, self.text_whiten
-        players = _project(self.text_in, text, whiten)  # (B, T, 2, d)
-        ball = tokens[:, :, len(PLAYERS) :]
-        if self.config.ball_text:
-            ball = ball + _project(self.ball_text_in, text.flatten(-2), whiten).unsqueeze(2)
-        tokens = torch.cat([tokens[:, :, : len(PLAYERS)] + players, ball], dim=2)
+        tokens = tokens + (self.text_tokens(text, text_on) if text_tokens is None else text_tokens)
         c = self.time_mlp(timestep_embedding(t, self.config.d_model)) + self.surface_embedding(surface)  # (B, d)
         h = tokens.reshape(b, frames * objects, -1)
         for block in self.blocks:
