@@ -160,7 +160,33 @@ class TennisRenderer(nn.Module):
 
     # ------------------------------------------------------------------ rendering
     def _static(self, scene: Scene, rays: R.Rays) -> tuple[torch.Tensor, torch.Tensor]:
-        """Background colour (N, 3) and depth (N,): each ray's first opaque plane (ground or a wall), one sample."""
+        """Background colour (N, 3) and depth (N,): each ray's first opaque plane (ground or a wall), one sample,
+        darkened by the players' shadows on the ground."""
+        colour, depth, point, ground = self._backdrop_cached(scene, rays)
+        offsets = point[:, None, :] - scene.roots[rays.frame, :, :2]  # (N, 2, 2)
+        dark = (self.shadow(offsets) * ground.unsqueeze(-1)).sum(-1, keepdim=True).clamp(0, 1)
+        return colour * (1.0 - dark), depth
+
+    def _backdrop_cached(self, scene: Scene, rays: R.Rays) -> tuple[torch.Tensor, ...]:
+        """`_backdrop`, reused while the cameras, styles, rays and weights stay the same: outside training the
+        backdrop of a fixed camera is the same every frame (and is most of a frame's cost)."""
+        if torch.is_grad_enabled():
+            return self._backdrop(scene, rays)
+        key = (
+            scene.cameras.cpu().numpy().tobytes(), scene.style.cpu().numpy().tobytes(), rays.origin.shape[0],
+            rays.direction[:: max(1, rays.direction.shape[0] // 64)].cpu().numpy().tobytes(),
+            tuple(p._version for p in self.backdrop.parameters()),
+        )  # fmt: skip
+        cache = self.__dict__.setdefault("_backdrop_cache", {})
+        if key not in cache:
+            if len(cache) >= 4:
+                cache.pop(next(iter(cache)))
+            cache[key] = self._backdrop(scene, rays)
+        return cache[key]
+
+    def _backdrop(self, scene: Scene, rays: R.Rays) -> tuple[torch.Tensor, ...]:
+        """Unshadowed background colour (N, 3), depth (N,), the (x, y) of the point hit (N, 2) and whether it is
+        on the ground (N,)."""
         c = self.config
         o, d = rays.origin, rays.direction
         fr = rays.frame
@@ -197,10 +223,7 @@ class TennisRenderer(nn.Module):
         plane = (~ground).long()
         style = scene.style
         colour = self.backdrop(plane, fr, a, b, width_a, width_b, style, style[:, 3:].reshape(-1, 3, 3))
-        # Shadows of the players on the ground.
-        offsets = p[:, None, :2] - scene.roots[fr, :, :2]  # (N, 2, 2)
-        dark = (self.shadow(offsets) * ground.unsqueeze(-1)).sum(-1, keepdim=True).clamp(0, 1)
-        return colour * (1.0 - dark), depth
+        return colour, depth, p[:, :2], ground
 
     def render_rays(self, scene: Scene, rays: R.Rays, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Colour (N, 3) (float, not clamped) and per-object coverage (N, 5) in the order of `OBJECTS`, of rays of

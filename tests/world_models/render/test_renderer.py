@@ -65,6 +65,30 @@ def test_batch_over_cameras_matches_one_by_one(model, frames):
     assert not torch.equal(batch[0], batch[1]) and not torch.equal(batch[0], batch[2])
 
 
+def test_cached_backdrop_matches_a_fresh_render(frames):
+    """Outside training the backdrop of an unchanged camera is reused: frames equal those rendered afresh (with
+    gradients on, no cache), also after the camera, the styles or the weights change."""
+    model = build_renderer("tiny")
+    states = frames.states[:3]
+    cameras = states[:, layout.SLICES["camera.intrinsics"].start : layout.SLICES["camera.translation"].stop].clone()
+
+    def fresh(*args):
+        with torch.enable_grad():
+            return model.render_float(*args)[0].detach()
+
+    with torch.no_grad():
+        for _ in range(2):
+            assert torch.allclose(model.render_float(states)[0], fresh(states), atol=1e-6)
+        cameras[:, 13] += 1.5
+        assert torch.allclose(model.render_float(states, cameras)[0], fresh(states, cameras), atol=1e-6)
+        styles = default_styles(states)
+        styles[:, 3:6] = torch.tensor([0.8, 0.2, 0.2])
+        assert torch.allclose(model.render_float(states, None, styles)[0], fresh(states, None, styles), atol=1e-6)
+        for p in model.backdrop.parameters():
+            p.add_(0.1)
+        assert torch.allclose(model.render_float(states)[0], fresh(states), atol=1e-6)
+
+
 def test_pixel_subset_matches_full_image(model, frames):
     scene = model.scene(frames.states[:2], None, frames.styles[:2])
     full, _ = model.render_rays(scene, R.image_rays(scene.cameras, HEIGHT, WIDTH), HEIGHT, WIDTH)
