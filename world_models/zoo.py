@@ -193,7 +193,7 @@ def warm_start(
     # Sampling and loss settings: the weights do not depend on them, and a continued run may change them. Growth
     # switches add parts that start as identities: a run may switch them on (`grow_from`), never off.
     cls = type(model.config)
-    growth = getattr(cls, "GROWTH_FIELDS", ())
+    growth = getattr(cls, "GROWTH_FIELDS", ()) + getattr(cls, "REDISCOVERY_FIELDS", ())
     ignore = getattr(cls, "SAMPLER_FIELDS", ()) + getattr(cls, "LOSS_FIELDS", ()) + growth
     mine = {k: v for k, v in config_to_dict(model.config).items() if k not in ignore}
     if {k: v for k, v in config_to_dict(source.config).items() if k not in ignore} != mine:

@@ -35,7 +35,10 @@ class ActionOutput:
 
 
 class ActionNetwork(nn.Module):
-    """Attended state -> two residual blocks -> global average pool -> (mean, |variance|); final_fc classifies."""
+    """Attended state -> two residual blocks -> global average pool -> (mean, |variance|); final_fc classifies.
+
+    With ``action_keypoints`` K > 0 the mean is instead a linear function of K soft-argmax keypoints computed at the
+    state's resolution (a softmax over the positions of K learned maps, then each map's expected x and y)."""
 
     def __init__(self, config: PVGConfig) -> None:
         super().__init__()
@@ -43,7 +46,12 @@ class ActionNetwork(nn.Module):
         self.coordinates = config.action_coordinates
         inputs = config.state_channels + (2 if self.coordinates else 0)
         self.residuals = nn.ModuleList([ResidualBlock(inputs, width, 2), ResidualBlock(width, width, 1)])
-        self.mean_fc = nn.Linear(width, d)
+        self.keypoints = config.action_keypoints
+        if self.keypoints:
+            self.keypoint_maps = nn.Sequential(
+                nn.Conv2d(inputs, width, 3, padding=1), nn.LeakyReLU(0.2), nn.Conv2d(width, self.keypoints, 1)
+            )
+        self.mean_fc = nn.Linear(2 * self.keypoints if self.keypoints else width, d)
         self.variance_fc = nn.Linear(width, d)
         self.final_fc = nn.Linear(d, config.num_actions)
 
@@ -55,10 +63,19 @@ class ActionNetwork(nn.Module):
             ys, xs = torch.meshgrid(torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype),
                                     torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype), indexing="ij")  # fmt: skip
             x = torch.cat([x, torch.stack([xs, ys]).expand(n, 2, h, w)], dim=1)
+        position = self._keypoints(x) if self.keypoints else None
         for block in self.residuals:
             x = block(x)
         x = x.mean(dim=(2, 3))  # (N, width)
-        return self.mean_fc(x), self.variance_fc(x).abs()
+        return self.mean_fc(x if position is None else position), self.variance_fc(x).abs()
+
+    def _keypoints(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, h, w) -> (N, 2K): the expected (x, y) in [-1, 1] of each keypoint map's softmax over positions."""
+        n, _, h, w = x.shape
+        weights = self.keypoint_maps(x).flatten(2).softmax(-1).view(n, self.keypoints, h, w)
+        xs = torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype)
+        ys = torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype)
+        return torch.cat([(weights.sum(2) * xs).sum(-1), (weights.sum(3) * ys).sum(-1)], dim=1)
 
     def forward(
         self, states: torch.Tensor, attention: torch.Tensor, *, generator: torch.Generator | None

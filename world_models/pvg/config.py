@@ -25,6 +25,10 @@ class PVGConfig:
     GROWTH_FIELDS: ClassVar[tuple[str, ...]] = ("action_coordinates",)
     """Switches that add parts whose initial values leave the model's function unchanged: a run may switch them on
     when it continues weights trained without them (`PVGModel.grow_from`)."""
+    REDISCOVERY_FIELDS: ClassVar[tuple[str, ...]] = ("action_keypoints",)
+    """Changes of how the action state is read: a run may make them when it continues weights trained without them;
+    the action state's mean head, the action classifier and the centroids start afresh (the actions are discovered
+    again) while the encoder, dynamics, renderer and heads keep their weights (`PVGModel.grow_from`)."""
 
     # --- data -------------------------------------------------------------------------------------------------
     height: int = 208
@@ -92,6 +96,10 @@ class PVGConfig:
     otherwise translation invariant and encode an object's position only through border effects, so the per-frame
     action state bends near the walls and a move next to a wall gets the opposite direction (measured on Breakout:
     the paddle's action state rose from -16.8 to +13.9 across the court but was -10.4 and +2.9 at the two walls)."""
+    action_keypoints: int = 0
+    """0: the action state's mean reads the globally pooled features (the paper). K > 0: it is a linear function of
+    the (x, y) of K soft-argmax keypoints of the attended state, so it is a position by construction and a move
+    has the same direction next to a wall as in the middle (pooled features bend there; `action_coordinates`)."""
     revive_dead_actions: float = 0.0
     """0: off (the paper). Above 0: when an action's share of the inferred actions (an EMA over training batches)
     falls below this, `final_fc` is re-fitted to the action centroids as a shared-variance Gaussian classifier, so

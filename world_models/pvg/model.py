@@ -101,13 +101,21 @@ class PVGModel(WorldModel):
 
     def grow_from(self, source: PVGModel) -> None:
         """Take ``source``'s weights where this model has more parts (`PVGConfig.GROWTH_FIELDS` switched on): the
-        action network's coordinate channels get zero input weights, which leave its function unchanged."""
+        action network's coordinate channels get zero input weights, which leave its function unchanged. When the
+        action state is read another way (`PVGConfig.REDISCOVERY_FIELDS`), its mean head, the action classifier
+        and the centroids keep this model's fresh initialisation: the actions are discovered again."""
         from world_models.core.checkpoint import CheckpointError
 
         mine = self.state_dict()
-        grown = {}
+        fresh: tuple[str, ...] = ()
+        if self.config.action_keypoints != source.config.action_keypoints:
+            fresh = ("action_network.keypoint_maps.", "action_network.mean_fc.", "action_network.final_fc.",
+                     "centroid_estimator.")  # fmt: skip
+        grown = {key: value for key, value in mine.items() if key.startswith(fresh)} if fresh else {}
         for key, value in source.state_dict().items():
             target = mine.get(key)
+            if fresh and key.startswith(fresh):
+                continue
             if target is None or target.shape == value.shape:
                 grown[key] = value
             elif key.startswith("action_network.residuals.0.") and target.shape[1] == value.shape[1] + 2:

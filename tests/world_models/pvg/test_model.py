@@ -198,6 +198,45 @@ def test_action_coordinates_grow_from_weights_trained_without_them(tmp_path):
         warm_start(build_model("pvg", c), tmp_path / "grown.safetensors")
 
 
+def test_keypoint_action_state_is_a_position_and_rediscovers_actions(tmp_path):
+    """With `action_keypoints` the action state's mean is a linear read of soft-argmax keypoints: a bright spot
+    moved across the whole attended state moves the mean monotonically (no bend at the borders). Switching it on
+    over trained weights keeps the encoder, dynamics and renderer and starts the action head afresh."""
+    import dataclasses
+
+    from world_models.pvg.action import ActionNetwork
+    from world_models.zoo import build_model, preset, save_model, warm_start
+
+    config = dataclasses.replace(preset("pvg", "tiny"), action_keypoints=1, state_channels=1)
+    network = ActionNetwork(config).eval()
+    with torch.no_grad():
+        # One keypoint map that is the input itself, a mean that reads its x coordinate.
+        conv_in, _, conv_out = network.keypoint_maps
+        conv_in.weight.zero_(), conv_in.bias.zero_(), conv_out.bias.zero_()
+        conv_in.weight[:, 0, 1, 1] = 1.0
+        conv_out.weight.fill_(1.0)
+        network.mean_fc.weight.copy_(torch.tensor([[1.0, 0.0]])), network.mean_fc.bias.zero_()
+        states = torch.zeros(8, 1, 4, 8)
+        for x in range(8):
+            states[x, 0, 2, x] = 20.0
+        mean, _ = network.frame_gaussians(states, torch.ones(8, 1, 4, 8))
+    assert bool((mean[1:, 0] - mean[:-1, 0] > 0.2).all())  # evenly spaced spots: 2/7 apart in [-1, 1]
+
+    plain = build_model("pvg", preset("pvg", "tiny")).eval()
+    save_model(tmp_path / "plain", plain, info={"steps_trained": 5})
+    keyed = build_model("pvg", dataclasses.replace(plain.config, action_keypoints=4)).eval()
+    fresh_head = keyed.action_network.mean_fc.weight.clone()
+    assert warm_start(keyed, tmp_path / "plain.safetensors")[0] == 5
+    assert torch.equal(keyed.action_network.mean_fc.weight, fresh_head) and fresh_head.shape[1] == 8
+    for key, value in plain.state_dict().items():
+        if not key.startswith(("action_network.mean_fc", "action_network.final_fc", "centroid_estimator")):
+            assert torch.equal(keyed.state_dict()[key], value), key
+    c = plain.config
+    frames = torch.rand(2, 3, 3 * c.frames_per_observation, c.height, c.width)
+    with torch.no_grad():
+        assert keyed.infer_actions(frames).logits.shape == (2, 2, c.num_actions)
+
+
 def test_init_records_the_chain_of_commands(breakout_data, tmp_path):
     """A run continued from a release checkpoint (--init) records the command that trained it, also when resumed,
     and the release file exported by eval keeps the chain."""
