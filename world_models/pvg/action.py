@@ -16,6 +16,13 @@ from world_models.layers.blocks import ResidualBlock
 from world_models.pvg.config import PVGConfig
 
 
+KEYPOINT_SHARPNESS = 3.0
+"""Initial inverse temperature of the keypoint softmax over standardised map values."""
+KEYPOINT_GAIN = 10.0
+"""Initial scale of the keypoint action state (the shipped Breakout model's pooled action state spans about -17 to
++14 across the court)."""
+
+
 @dataclass
 class ActionOutput:
     """What the action network infers from a sequence of T states."""
@@ -51,7 +58,13 @@ class ActionNetwork(nn.Module):
             self.keypoint_maps = nn.Sequential(
                 nn.Conv2d(inputs, width, 3, padding=1), nn.LeakyReLU(0.2), nn.Conv2d(width, self.keypoints, 1)
             )
+            self.keypoint_sharpness = nn.Parameter(torch.tensor(KEYPOINT_SHARPNESS))
         self.mean_fc = nn.Linear(2 * self.keypoints if self.keypoints else width, d)
+        if self.keypoints:
+            # Keypoint coordinates span [-1, 1] and move by a few hundredths per frame: without a gain the action
+            # directions start far below the sampling noise (a trained pooled head's variances are about 0.01), so
+            # the inferred actions would be noise and the mutual information would have nothing to grow from.
+            nn.init.normal_(self.mean_fc.weight, std=KEYPOINT_GAIN / (2 * self.keypoints) ** 0.5)
         self.variance_fc = nn.Linear(width, d)
         self.final_fc = nn.Linear(d, config.num_actions)
 
@@ -72,7 +85,11 @@ class ActionNetwork(nn.Module):
     def _keypoints(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, h, w) -> (N, 2K): the expected (x, y) in [-1, 1] of each keypoint map's softmax over positions."""
         n, _, h, w = x.shape
-        weights = self.keypoint_maps(x).flatten(2).softmax(-1).view(n, self.keypoints, h, w)
+        logits = self.keypoint_maps(x).flatten(2)
+        # Standardised over positions, then sharpened: a map's peak dominates from the start, whatever the features'
+        # scale (a random map's raw softmax is nearly uniform: its keypoint would sit at the centre and not move).
+        logits = (logits - logits.mean(-1, keepdim=True)) / (logits.std(-1, keepdim=True) + 1e-5)
+        weights = (logits * self.keypoint_sharpness).softmax(-1).view(n, self.keypoints, h, w)
         xs = torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype)
         ys = torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype)
         return torch.cat([(weights.sum(2) * xs).sum(-1), (weights.sum(3) * ys).sum(-1)], dim=1)

@@ -27,8 +27,8 @@ class PVGConfig:
     when it continues weights trained without them (`PVGModel.grow_from`)."""
     REDISCOVERY_FIELDS: ClassVar[tuple[str, ...]] = ("action_keypoints",)
     """Changes of how the action state is read: a run may make them when it continues weights trained without them;
-    the action state's mean head, the action classifier and the centroids start afresh (the actions are discovered
-    again) while the encoder, dynamics, renderer and heads keep their weights (`PVGModel.grow_from`)."""
+    the action state's mean head starts afresh, expressed in the old head's units before the first step
+    (`train.match_action_state`), and everything else keeps its weights (`PVGModel.grow_from`)."""
 
     # --- data -------------------------------------------------------------------------------------------------
     height: int = 208

@@ -88,6 +88,7 @@ class PVGModel(WorldModel):
         nn.init.constant_(self.termination_head.net[-1].bias, -4.0)
         # Held-out start frames (uint8 (N, H, W, 3)); shipped as checkpoint extras, not weights.
         self.register_buffer("start_frames", torch.zeros(0, c.height, c.width, 3, dtype=torch.uint8), persistent=False)
+        self.rediscovering = False  # set by `grow_from` when the action heads start afresh over trained weights
 
     # --- WorldModel interface ---------------------------------------------------------------------------------
     @property
@@ -102,16 +103,19 @@ class PVGModel(WorldModel):
     def grow_from(self, source: PVGModel) -> None:
         """Take ``source``'s weights where this model has more parts (`PVGConfig.GROWTH_FIELDS` switched on): the
         action network's coordinate channels get zero input weights, which leave its function unchanged. When the
-        action state is read another way (`PVGConfig.REDISCOVERY_FIELDS`), its mean head, the action classifier
-        and the centroids keep this model's fresh initialisation: the actions are discovered again."""
+        action state is read another way (`PVGConfig.REDISCOVERY_FIELDS`), its mean head keeps this model's fresh
+        initialisation (to be matched to the source's, `train.match_action_state`)."""
         from world_models.core.checkpoint import CheckpointError
 
         mine = self.state_dict()
         fresh: tuple[str, ...] = ()
         if self.config.action_keypoints != source.config.action_keypoints:
-            fresh = ("action_network.keypoint_maps.", "action_network.mean_fc.", "action_network.final_fc.",
-                     "centroid_estimator.")  # fmt: skip
+            fresh = ("action_network.keypoint_", "action_network.mean_fc.")
+            # The trained action network, to express the fresh mean head in its units (`train.match_action_state`);
+            # kept outside the module tree (not saved, not trained).
+            self.__dict__["rediscovery_source"] = source.action_network.eval()
         grown = {key: value for key, value in mine.items() if key.startswith(fresh)} if fresh else {}
+        self.rediscovering = bool(fresh)
         for key, value in source.state_dict().items():
             target = mine.get(key)
             if fresh and key.startswith(fresh):

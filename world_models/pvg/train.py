@@ -156,6 +156,27 @@ def revive_dead_actions(model: PVGModel, unroll: Unroll, usage: torch.Tensor) ->
     return torch.full_like(usage, 1.0 / len(usage)), event
 
 
+@torch.no_grad()
+def match_action_state(model: PVGModel, observations: torch.Tensor) -> dict:
+    """Re-express a fresh action-state mean head in the trained one's units: the linear map that best carries the
+    new head's action directions onto the old head's over ``observations`` (B, T, 3S, H, W) is folded into the new
+    head. The old classifier, centroids and variance head then read the new action state as they read the old one,
+    and the dynamics keeps the action inputs it was trained on; training then corrects where the old state was
+    wrong (at the walls, for the pooled head). For runs started with a `PVGConfig.REDISCOVERY_FIELDS` change."""
+    training = model.training
+    model.eval()
+    states, attention = model.encode(observations)
+    new = model.action_network(states, attention, generator=None).direction_mean.flatten(0, 1)  # (N, D)
+    old = model.rediscovery_source(states, attention, generator=None).direction_mean.flatten(0, 1)
+    model.train(training)
+    fit = torch.linalg.lstsq(new.double(), old.double()).solution.float()  # (D, D): old ~ new @ fit
+    head = model.action_network.mean_fc
+    head.weight.copy_(fit.T @ head.weight)
+    head.bias.copy_(head.bias @ fit)
+    residual = old - new @ fit
+    return {"fit": fit.tolist(), "explained": float(1 - residual.var() / old.var().clamp_min(1e-12))}
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -181,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
     # Model draws (Gumbel noise, direction samples) on the device, batches on the CPU.
     generator, data_generator = training_generators(args.seed, device)
     step, best = 0, -1.0  # best validation score under VALIDATION_RULE
+    reseed = False  # the action state's mean head starts afresh over trained weights: match it to the old one
     usage = torch.full((config.num_actions,), 1.0 / config.num_actions)  # EMA share of each inferred action
     warm_from: dict = {}  # the release checkpoint's info when --init started this run folder
     if resume is not None:
@@ -198,6 +220,7 @@ def run(args: argparse.Namespace) -> int:
 
         step, warm_from = warm_start(model, checkpoint_path(args.init))
         print(f"initialised from {args.init} (step {step}); fresh optimizer")
+        reseed = model.rediscovering
     command = command_line(args, "python -m world_models train pvg")
     meta_path = run_dir / "run.json"
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {"commands": []}
@@ -256,6 +279,10 @@ def run(args: argparse.Namespace) -> int:
     model.train()
     log = open(run_dir / "log.jsonl", "a")
     last_save = time.monotonic()
+    if reseed:
+        seed_batch = sampler.sample(64, config.sequence_length(step), data_generator)["observations"]
+        seed_obs = model.prepare_frames(seed_batch.flatten(0, 1)).view(64, seed_batch.shape[1], -1, *size)
+        log.write(json.dumps({"step": step, "matched_action_state": match_action_state(model, seed_obs)}) + "\n")
     bar = tqdm(total=total_steps, initial=step, desc="train pvg", unit="step", dynamic_ncols=True)
     try:
         while step < total_steps and not stop:
