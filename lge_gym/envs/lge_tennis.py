@@ -29,6 +29,7 @@ from lge_gym.envs.world_model_env import (
 )
 from world_models.core.text import shared_text_encoder
 from world_models.engines.tennis import layout
+from world_models.engines.tennis.captions import OUTCOME_PHRASES
 from world_models.engines.tennis.commands import AUTO, COMMAND_VOCABULARY, Command
 from world_models.engines.tennis.court import (
     HALF_LENGTH,
@@ -199,10 +200,14 @@ class LGETennisTask(BoundedTennisState, Task):
             + [recovery_caption(p) for p in PLAYERS]
             + [after_caption(p, o) for p in PLAYERS for o in _AFTER_FAILED]
         )
-        # Each player's command captions, to read the intended outcome of any text (free text included) as that of
-        # its nearest command caption.
-        captions = [[command_caption(p, c) for c in self.commands] for p in PLAYERS]
-        self._caption_bank = torch.stack([F.normalize(self._embed(c), dim=-1) for c in captions])  # (2, C, D)
+        # Each player's command captions and the engine's phrasings of failing on purpose, to read the intended
+        # outcome of any text (free text included) as that of its nearest caption.
+        bank = [(command_caption("{player}", c), c.outcome) for c in self.commands]
+        bank += [(phrase, outcome) for outcome, phrases in OUTCOME_PHRASES.items() for phrase in phrases]
+        self._bank_outcomes = [outcome for _, outcome in bank]
+        self._caption_bank = torch.stack(
+            [F.normalize(self._embed([text.format(player=p) for text, _ in bank]), dim=-1) for p in PLAYERS]
+        )  # (2, C, D)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -345,10 +350,11 @@ class LGETennisTask(BoundedTennisState, Task):
 
     def intended_outcomes(self, embedded: torch.Tensor) -> list[list[str]]:
         """Per row and player, the intended outcome (`commands.OUTCOMES`) of the text embedded in ``embedded``
-        ``(B, 2, D)``: that of the player's nearest command caption by cosine similarity."""
+        ``(B, 2, D)``: that of the nearest of the player's command captions and the engine's phrasings of failing on
+        purpose (`captions.OUTCOME_PHRASES`), by cosine similarity."""
         similarity = torch.einsum("bpd,pcd->bpc", F.normalize(embedded, dim=-1), self._caption_bank)
         nearest = similarity.argmax(dim=-1).cpu().tolist()
-        return [[self.commands[c].outcome for c in row] for row in nearest]
+        return [[self._bank_outcomes[c] for c in row] for row in nearest]
 
     def _next_text(self, actions: dict[str, Any], row: int, i: int, player: str) -> str:
         """The text a player will get when the ball next comes towards it (its current action, or the opponent's)."""

@@ -202,3 +202,20 @@ def test_the_next_text_follows_the_strikers_intended_outcome(outcome, scheduled)
     assert 50 <= int(plan["switch_at"][0, 1]) <= 70
     text = command_caption("top", AUTO) if scheduled == "default" else after_caption("top", outcome)
     assert torch.allclose(plan["then_text"][0, 1], task._embed([text])[0])
+
+
+def test_free_text_is_read_for_its_intended_outcome():
+    """The outcome a free text means (what the other player's caption then becomes): its nearest command caption
+    or engine phrasing of failing on purpose."""
+    env = gym.make("LGE-Tennis-v0", **FAST).unwrapped
+    cases = {
+        "the bottom player puts the ball into the net": "into_net",
+        "the bottom player lets the ball pass": "does_not_reach",
+        "the bottom player doesn't catch the ball": "does_not_reach",
+        "the bottom player hits it long, out of the court": "out",
+        "the bottom player smashes the ball to the left corner": "play",
+        "the bottom player returns the ball deep": "play",
+    }
+    embedded = env.task._embed(list(cases))
+    outcomes = env.task.intended_outcomes(torch.stack([embedded, embedded], dim=1))
+    assert [row[0] for row in outcomes] == list(cases.values())

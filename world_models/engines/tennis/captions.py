@@ -77,6 +77,12 @@ _NO_REACH = ("does not reach the ball", "cannot reach the ball", "fails to get t
              "is too late to reach the ball", "does not catch the ball")  # fmt: skip
 _GIVE_UP = ("does not try to reach the ball", "lets the ball pass", "gives up on the ball",
             "does not go for the ball")  # fmt: skip
+OUTCOME_PHRASES = {
+    "does_not_reach": tuple(f"the {{player}} player {p}" for p in _NO_REACH + _GIVE_UP),
+    "into_net": tuple(f"the {{player}} player hits the ball {p}" for p in _NET),
+    "out": tuple(f"the {{player}} player hits the ball {p}" for p in sum(_OUT.values(), ())),
+}
+"""How the captions phrase a player's shot that fails on purpose (`commands.OUTCOMES`), ``{player}`` to fill."""
 _LEAVE_OUT = ("lets the ball go out", "leaves the ball, which goes out", "watches the ball fly out",
               "lets it go as it goes out")  # fmt: skip
 _RECOVER_CENTRE = ("moves back to the centre", "recovers to the middle of the baseline", "returns to the centre",
