@@ -104,14 +104,20 @@ def play_points(
         obs, _ = env.reset(seed=seed + i)
         states, total, done = [env.unwrapped.layout_state()], 0.0, False
         while not done:
-            obs, reward, terminated, truncated, _ = env.step(policy(obs))
+            obs, reward, terminated, truncated, info = env.step(policy(obs))
             states.append(env.unwrapped.layout_state())
             total += float(reward)
             done = terminated or truncated
         returns.append(total)
         # A learned game's point starts before its first observation (a real serve): judge all of it.
         whole = env.unwrapped.point_states() if hasattr(env.unwrapped, "point_states") else np.stack(states)
-        points.append(describe_point(whole, fps))
+        point = describe_point(whole, fps)
+        # The engine ends a point on the frame of its deciding bounce, before the referee can see the bounce (it
+        # needs the frame after): take the engine's own call then.
+        called = next((e for e in (info.get("events") or []) if e.get("type") == "point"), None)
+        if point["reason"] is None and called is not None:
+            point.update(winner=called["winner"], reason=called["reason"])
+        points.append(point)
     env.close()
     return summarise(env_id, returns, points)
 

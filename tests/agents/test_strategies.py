@@ -38,6 +38,8 @@ def test_the_real_game_plays_the_stated_strategy():
     by_player = {r["player"]: r for r in rows}
     assert set(by_player) == {"gives up", "forehands", "random"}
     assert by_player["gives up"]["lost"] == 3 and by_player["gives up"]["won"] == 0
+    for row in rows:  # every engine point is called, also those decided on their last frame's bounce
+        assert "undecided" not in row["point_endings"]
     forehands = by_player["forehands"]
     assert forehands["shot_types"].get("forehand", 0) > 0.5
     assert forehands["landing_areas"].get("left_corner", 0) > 0.5
