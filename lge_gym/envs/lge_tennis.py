@@ -120,8 +120,6 @@ after a ball that is not reached, it keeps its recovery caption."""
 def after_caption(player: str, outcome: str) -> str | None:
     """The text a player gets from the opponent's strike on, when that strike's intended outcome is ``outcome``:
     None for a shot in play (the player's own next shot) and for a ball not reached (no strike: no change)."""
-    if outcome == "does_not_reach":
-        return None
     return f"the {player} player {_AFTER_FAILED[outcome]}" if outcome in _AFTER_FAILED else None
 
 
@@ -312,13 +310,8 @@ class LGETennisTask(BoundedTennisState, Task):
         then: list[list[str | None]] = [[None, None] for _ in range(b)]
         switch_at = torch.full((b, 2), -1, dtype=torch.int64)
         planned = state["switch_at"].cpu()
-        fresh = sorted({t for pair in texts for t in pair if t is not None})
-        table = dict(zip(fresh, self._embed(fresh), strict=True)) if fresh else {}
-        embedded, then_embedded = state["text"].clone(), state["then_text"].clone()
-        for row in range(b):
-            for i in range(2):
-                if texts[row][i] is not None:
-                    embedded[row, i] = table[texts[row][i]]
+        table: dict[str, torch.Tensor] = {}
+        embedded = self._embed_into(state["text"].clone(), texts, table)
         outcomes = self.intended_outcomes(embedded)
         for row in range(b):
             for i, player in enumerate(PLAYERS):
@@ -335,18 +328,27 @@ class LGETennisTask(BoundedTennisState, Task):
                     continue
                 then[row][i] = after_caption(player, outcome) or self._next_text(actions, row, i, player)
                 switch_at[row, i] = int(striker) + 1
-        fresh = sorted({t for pair in then for t in pair if t is not None} - set(table))
-        table |= dict(zip(fresh, self._embed(fresh), strict=True)) if fresh else {}
-        for row in range(b):
-            for i in range(2):
-                if then[row][i] is not None:
-                    then_embedded[row, i] = table[then[row][i]]
+        then_embedded = self._embed_into(state["then_text"].clone(), then, table)
         on = torch.ones(b, 2, dtype=torch.bool, device=self.model.device)
         return TensorDict(
             {"text": embedded, "text_on": on, "then_text": then_embedded, "then_on": on,
              "switch_at": switch_at.to(self.model.device)},
             batch_size=[b],
         )  # fmt: skip
+
+    def _embed_into(
+        self, target: torch.Tensor, texts: list[list[str | None]], table: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        """``target`` ``(B, 2, D)`` with each row's and player's text embedded where ``texts`` has one (None keeps
+        the entry); ``table`` caches the embeddings of this step's texts, so each is encoded once."""
+        fresh = sorted({t for pair in texts for t in pair if t is not None} - set(table))
+        if fresh:
+            table.update(zip(fresh, self._embed(fresh), strict=True))
+        for row, pair in enumerate(texts):
+            for i, text in enumerate(pair):
+                if text is not None:
+                    target[row, i] = table[text]
+        return target
 
     def intended_outcomes(self, embedded: torch.Tensor) -> list[list[str]]:
         """Per row and player, the intended outcome (`commands.OUTCOMES`) of the text embedded in ``embedded``

@@ -15,7 +15,6 @@ from torch import nn
 from world_models.layers.blocks import ResidualBlock
 from world_models.pvg.config import PVGConfig
 
-
 KEYPOINT_SHARPNESS = 3.0
 """Initial inverse temperature of the keypoint softmax over standardised map values."""
 KEYPOINT_GAIN = 10.0
@@ -59,12 +58,13 @@ class ActionNetwork(nn.Module):
                 nn.Conv2d(inputs, width, 3, padding=1), nn.LeakyReLU(0.2), nn.Conv2d(width, self.keypoints, 1)
             )
             self.keypoint_sharpness = nn.Parameter(torch.tensor(KEYPOINT_SHARPNESS))
-        self.mean_fc = nn.Linear(2 * self.keypoints if self.keypoints else width, d)
-        if self.keypoints:
+            self.mean_fc = nn.Linear(2 * self.keypoints, d)
             # Keypoint coordinates span [-1, 1] and move by a few hundredths per frame: without a gain the action
             # directions start far below the sampling noise (a trained pooled head's variances are about 0.01), so
             # the inferred actions would be noise and the mutual information would have nothing to grow from.
             nn.init.normal_(self.mean_fc.weight, std=KEYPOINT_GAIN / (2 * self.keypoints) ** 0.5)
+        else:
+            self.mean_fc = nn.Linear(width, d)
         self.variance_fc = nn.Linear(width, d)
         self.final_fc = nn.Linear(d, config.num_actions)
 

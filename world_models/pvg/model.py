@@ -88,7 +88,7 @@ class PVGModel(WorldModel):
         nn.init.constant_(self.termination_head.net[-1].bias, -4.0)
         # Held-out start frames (uint8 (N, H, W, 3)); shipped as checkpoint extras, not weights.
         self.register_buffer("start_frames", torch.zeros(0, c.height, c.width, 3, dtype=torch.uint8), persistent=False)
-        self.rediscovering = False  # set by `grow_from` when the action heads start afresh over trained weights
+        self.rediscovering = False  # set by `grow_from` when the action state's mean head starts afresh
 
     # --- WorldModel interface ---------------------------------------------------------------------------------
     @property
@@ -114,11 +114,11 @@ class PVGModel(WorldModel):
             # The trained action network, to express the fresh mean head in its units (`train.match_action_state`);
             # kept outside the module tree (not saved, not trained).
             self.__dict__["rediscovery_source"] = source.action_network.eval()
-        grown = {key: value for key, value in mine.items() if key.startswith(fresh)} if fresh else {}
+        grown = {key: value for key, value in mine.items() if key.startswith(fresh)}  # startswith(()) is False
         self.rediscovering = bool(fresh)
         for key, value in source.state_dict().items():
             target = mine.get(key)
-            if fresh and key.startswith(fresh):
+            if key.startswith(fresh):
                 continue
             if target is None or target.shape == value.shape:
                 grown[key] = value
