@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from world_models.engines.tennis.sequence import generate
-from world_models.lge.diffusion import Conditioning, sample
+from world_models.lge.diffusion import Conditioning, read_output, sample
 from world_models.lge.evaluate import APPROACH, MIRRORED_AREAS, mirrored
 from world_models.lge.objects import surface_of, to_objects
 
@@ -89,15 +89,15 @@ def probe(model, encoder, shots: list[dict], seeds: int = 3) -> dict:
             t = torch.full((len(shots),), level)
             est = {}
             for name, text in texts.items():
-                eps = anim.network(x_in, known, text, on, surface, t)
-                est[name] = launch((x_in - (1 - a).sqrt() * eps) / a.sqrt())
+                output = anim.network(x_in, known, text, on, surface, t)
+                est[name] = launch(read_output(output, x_in, a, c.prediction)[1])
             shift = (est["caption"] - est["swapped"]) * toward
             result["levels"].append({"level": level, "signal_fraction": float(a), "shift_toward_caption": float(shift.mean()),
                                      "correlation_with_truth": float(np.corrcoef(est["caption"], truth)[0, 1])})  # fmt: skip
         sampled = {}
         for name, text in texts.items():
             runs = [launch(sample(anim.network, anim.alpha_bar, Conditioning(x0, known, text, on, surface),
-                                  steps=c.sample_steps, guidance=c.guidance, eta=c.eta,
+                                  steps=c.sample_steps, guidance=c.guidance, eta=c.eta, prediction=c.prediction,
                                   generator=torch.Generator().manual_seed(seed))) for seed in range(seeds)]  # fmt: skip
             sampled[name] = torch.stack(runs)
     shift = (sampled["caption"] - sampled["swapped"]) * toward

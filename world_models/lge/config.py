@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+PREDICTIONS = ("epsilon", "v")
+
 
 @dataclass
 class LGEConfig:
@@ -18,8 +20,10 @@ class LGEConfig:
         "acceleration_weight",
         "contact_weight",
         "snr_floor",
+        "prediction",
     )
-    """Settings of the training objective only: a run may continue trained weights under other values."""
+    """Settings of the training objective: a run may continue trained weights under other values (`prediction`
+    also tells the sampler how to read the network; it follows the checkpoint's value)."""
     GROWTH_FIELDS: ClassVar[tuple[str, ...]] = ("text_whitening", "ball_text")
     """Switches that add parts whose initial values leave the network's function unchanged: a run may switch them
     on when it continues weights trained without them (`AnimationNetwork.grow_from`)."""
@@ -60,6 +64,12 @@ class LGEConfig:
     directions are decided, so a model learns to read them off the noise rather than the text; with a floor the
     clean-sequence error of every level weighs at least ``snr_floor`` (the noise-prediction loss times
     max(1, snr_floor / SNR), capped at `diffusion.MAX_LEVEL_WEIGHT`)."""
+    prediction: str = "epsilon"
+    """What the network outputs: ``"epsilon"`` (the noise, as DDPM) or ``"v"`` (sqrt(a) * noise - sqrt(1 - a) *
+    clean, Salimans & Ho's velocity). Near pure noise an epsilon network must output almost its input plus a
+    correction of a few hundredths that carries the clean sequence, and its loss weighs that correction by the SNR
+    (0.0025 at the levels where a shot's launch is decided); a v network outputs the clean sequence there directly
+    and its loss weighs clean-sequence errors by SNR + 1, so what the text says about the launch counts."""
     guidance: float = 1.5
     """Classifier-free guidance scale on text at sampling (1: no guidance)."""
     eta: float = 0.0
@@ -83,5 +93,10 @@ class LGEConfig:
             raise ValueError(f"context must be in (0, window), got context={self.context}, window={self.window}")
         if self.d_model % self.heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by heads ({self.heads})")
+        if self.prediction not in PREDICTIONS:
+            raise ValueError(f"prediction must be one of {PREDICTIONS}, got {self.prediction!r}")
+        if self.snr_floor and self.prediction != "epsilon":
+            raise ValueError("snr_floor reweights the epsilon loss; v prediction already weighs clean-sequence "
+                             "errors by SNR + 1 >= 1: set snr_floor to 0")  # fmt: skip
         if self.sample_steps > self.diffusion_steps:
             raise ValueError("sample_steps cannot exceed diffusion_steps")

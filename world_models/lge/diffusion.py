@@ -52,6 +52,18 @@ def level_weight(alpha_bar: torch.Tensor, snr_floor: float) -> torch.Tensor:
     return (snr_floor / snr).clamp(min=1.0, max=MAX_LEVEL_WEIGHT)
 
 
+def target(x0: torch.Tensor, noise: torch.Tensor, a: torch.Tensor, prediction: str) -> torch.Tensor:
+    """What the network is trained to output for clean ``x0`` noised with ``noise`` to signal fraction ``a``."""
+    return noise if prediction == "epsilon" else a.sqrt() * noise - (1 - a).sqrt() * x0
+
+
+def read_output(output: torch.Tensor, x: torch.Tensor, a: torch.Tensor, prediction: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The noise and the clean sequence implied by the network's ``output`` on noisy ``x`` at signal fraction ``a``."""
+    if prediction == "epsilon":
+        return output, (x - (1 - a).sqrt() * output) / a.sqrt()
+    return (1 - a).sqrt() * x + a.sqrt() * output, a.sqrt() * x - (1 - a).sqrt() * output
+
+
 def training_loss(
     network: AnimationNetwork,
     alpha_bar: torch.Tensor,
@@ -63,8 +75,9 @@ def training_loss(
     acceleration_weight: float = 0.0,
     frame_weight: torch.Tensor | None = None,
     snr_floor: float = 0.0,
+    prediction: str = "epsilon",
 ) -> torch.Tensor:
-    """Noise-prediction MSE over the unknown entries of ``x0`` ``(B, T, 3, F)``, each weighted by
+    """MSE of the network's `target` (the noise, or v with ``prediction="v"``) over the unknown entries of ``x0`` ``(B, T, 3, F)``, each weighted by
     ``entry_weight`` ``(3, F)`` (zero on padding) and by ``frame_weight`` ``(B, T)`` when given (frames that matter
     more; the average still counts each entry once) and by `level_weight` of its noise level when ``snr_floor`` is
     set, plus velocity and acceleration terms: the first and second
@@ -84,8 +97,8 @@ def training_loss(
     per_frame = weight if frame_weight is None else weight * frame_weight[:, :, None, None]
     if snr_floor:
         per_frame = per_frame * level_weight(a, snr_floor)
-    loss = ((predicted - noise) ** 2 * per_frame).sum() / count
-    x0_hat = cond.known * x0 + unknown * (x_in - (1 - a).sqrt() * predicted) / a.sqrt()
+    loss = ((predicted - target(x0, noise, a, prediction)) ** 2 * per_frame).sum() / count
+    x0_hat = cond.known * x0 + unknown * read_output(predicted, x_in, a, prediction)[1]
     for order, weight in ((1, velocity_weight), (2, acceleration_weight)):
         if weight:
             error = (x0_hat.diff(n=order, dim=1) - x0.diff(n=order, dim=1)) ** 2 * a * entry_weight
@@ -103,6 +116,7 @@ def sample(
     guidance: float,
     generator: torch.Generator,
     eta: float = 0.0,
+    prediction: str = "epsilon",
 ) -> torch.Tensor:
     """DDIM from noise drawn with ``generator``; returns standardised ``(B, T, 3, F)`` with the known entries equal
     to their given values. ``eta`` scales the fresh noise of each step (Song et al.'s sigma): 0 is the deterministic
@@ -136,10 +150,11 @@ def sample(
                 text_tokens=text_tokens,
             )
             with_text, without = both.chunk(2)
-            eps = without + guidance * (with_text - without)
+            output = without + guidance * (with_text - without)
         else:
-            eps = network(x_in, known, cond.text, cond.text_on, cond.surface, t, text_tokens=text_tokens)
-        x0 = ((x_in - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-6, 6)
+            output = network(x_in, known, cond.text, cond.text_on, cond.surface, t, text_tokens=text_tokens)
+        eps, x0 = read_output(output, x_in, a, prediction)
+        x0 = x0.clamp(-6, 6)
         sigma = eta * ((1 - a_prev) / (1 - a)).sqrt() * (1 - a / a_prev).sqrt()
         x = a_prev.sqrt() * x0 + (1 - a_prev - sigma**2).clamp(min=0).sqrt() * eps
         if eta:

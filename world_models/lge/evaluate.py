@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from world_models.core.command import command_line
 from world_models.engines.tennis import layout
-from world_models.engines.tennis.court import TARGET_AREAS, opponent
+from world_models.engines.tennis.court import TARGET_AREAS, opponent, side_sign
 from world_models.engines.tennis.referee import judge
 from world_models.engines.tennis.sequence import generate
 from world_models.lge.director import Constraint, TextSpan, direct
@@ -45,21 +45,45 @@ AFTER_SECONDS = 1.6
 """Seconds generated after the context: enough for the ball to land."""
 
 
+LAUNCH_FRAMES = 4
+"""Frames after a contact over which a shot's launch speed is read."""
+
+
 def _shot_outcome(
     states: np.ndarray, player: str, after: int, fps: float
-) -> tuple[str | None, tuple[float, float] | None]:
-    """The first shot ``player`` plays at or after frame ``after`` and where the ball next bounces."""
+) -> tuple[str | None, tuple[float, float] | None, float | None]:
+    """The first shot ``player`` plays at or after frame ``after``, where the ball next bounces, and the ball's
+    mean speed over the `LAUNCH_FRAMES` after the contact (m/s; None when they are not all there)."""
     j = judge(states, fps)
     hit = next((h for h in j.hits if h.player == player and h.frame >= after), None)
     if hit is None:
-        return None, None
+        return None, None, None
     bounce = next((b for b in j.bounces if b.frame > hit.frame), None)
-    return hit.shot, (None if bounce is None else (bounce.x, bounce.y))
+    flight = states[hit.frame + 1 : hit.frame + 2 + LAUNCH_FRAMES, layout.SLICES["ball.position"]]
+    speed = float(np.linalg.norm(np.diff(flight, axis=0), axis=1).mean() * fps) if len(flight) > LAUNCH_FRAMES else None
+    return hit.shot, (None if bounce is None else (bounce.x, bounce.y)), speed
 
 
 def _adherent(shot: str | None, landing, want_shot: str, area: str, player: str) -> tuple[bool, bool]:
     in_area = landing is not None and TARGET_AREAS[area].contains(opponent(player), landing[0], landing[1])
     return shot == want_shot, bool(in_area)
+
+
+MISS_KINDS = ("in_area", "wide", "depth", "wide_and_depth", "no_landing")
+
+
+def _miss_kind(landing, area: str, player: str) -> str:
+    """Where a shot's landing misses its captioned area: across (wide), along (depth), both, or not at all."""
+    if landing is None:
+        return "no_landing"
+    x0, x1, y0, y1 = TARGET_AREAS[area].rect(opponent(player))
+    wide, deep = not x0 <= landing[0] <= x1, not y0 <= landing[1] <= y1
+    return ("wide_and_depth" if deep else "wide") if wide else ("depth" if deep else "in_area")
+
+
+def _depth(landing, player: str) -> float | None:
+    """How far beyond the net (m) a shot of ``player`` landed."""
+    return None if landing is None else float(side_sign(opponent(player)) * landing[1])
 
 
 def _flight_residuals(states: np.ndarray, start: int, fps: float) -> list[float]:
@@ -122,6 +146,8 @@ def evaluate(
     stride, fps = c.frame_stride, 25.0 / c.frame_stride
     counts = {k: [] for k in ("model_shot", "model_target", "model_para_shot", "model_para_target",
                               "engine_shot", "engine_target")}  # fmt: skip
+    misses = {who: dict.fromkeys(MISS_KINDS, 0) for who in ("model", "engine")}
+    launch, depth = {"model": [], "engine": []}, {"model": [], "engine": []}  # per shot, None when not seen
     residual_model, residual_engine, speed_model, speed_engine = [], [], [], []
     director = {"endpoint_error_m": [], "last_step_m": [], "engine_last_step_m": []}
     mirror_shift, mirror_missing = [], 0
@@ -139,10 +165,13 @@ def evaluate(
             frames = c.context + int(AFTER_SECONDS * fps)
             constraints = [Constraint(f, o, "state", tuple(gt[w0 + f])) for f in range(1, c.context) for o in OBJECTS]
             truth = np.concatenate([gt[: w0 + frames]])
-            e_shot, e_land = _shot_outcome(truth, shot.player, w0 + c.context, fps)
+            e_shot, e_land, e_speed = _shot_outcome(truth, shot.player, w0 + c.context, fps)
             a, b = _adherent(e_shot, e_land, shot.shot, shot.area, shot.player)
             counts["engine_shot"].append(a)
             counts["engine_target"].append(b)
+            misses["engine"][_miss_kind(e_land, shot.area, shot.player)] += 1
+            launch["engine"].append(e_speed)
+            depth["engine"].append(_depth(e_land, shot.player))
             striker = ("bottom", "top").index(shot.player)
             hit_caption = captions[hit][striker]
             for variant in ("", "para_"):
@@ -151,11 +180,14 @@ def evaluate(
                 generated = direct(model, encoder, torch.as_tensor(gt[w0]), frames=frames, generator=generator,
                                    text=spans, constraints=constraints).cpu().numpy()  # fmt: skip
                 full = np.concatenate([gt[:w0], generated])
-                m_shot, m_land = _shot_outcome(full, shot.player, w0 + c.context, fps)
+                m_shot, m_land, m_speed = _shot_outcome(full, shot.player, w0 + c.context, fps)
                 a, b = _adherent(m_shot, m_land, shot.shot, shot.area, shot.player)
                 counts[f"model_{variant}shot"].append(a)
                 counts[f"model_{variant}target"].append(b)
                 if not variant:
+                    misses["model"][_miss_kind(m_land, shot.area, shot.player)] += 1
+                    launch["model"].append(m_speed)
+                    depth["model"].append(_depth(m_land, shot.player))
                     residual_model += _flight_residuals(full, w0 + c.context, fps)
                     residual_engine += _flight_residuals(truth, w0 + c.context, fps)
                     speed_model.append(_speeds(generated[c.context - 1 :], fps))
@@ -198,6 +230,10 @@ def evaluate(
     def rate(values: list[bool]) -> float | None:
         return float(np.mean(values)) if values else None
 
+    def median(values: list[float | None]) -> float | None:
+        seen = [v for v in values if v is not None]
+        return float(np.median(seen)) if seen else None
+
     speeds_m = np.concatenate(speed_model) if speed_model else np.zeros(0)
     speeds_e = np.concatenate(speed_engine) if speed_engine else np.zeros(0)
     return {
@@ -210,6 +246,16 @@ def evaluate(
             },
             "engine": {"shot_type": rate(counts["engine_shot"]), "target_area": rate(counts["engine_target"])},
         },
+        "landing_misses": misses
+        | {"note": "shots by where the ball landed against the captioned area: inside it, wide of it (across), "
+                   "outside its depth range, both, or no landing in the generated frames"},
+        "launches": {
+            f"{who}_{name}": median(values[who])
+            for name, values in (("launch_speed_m_s_median", launch), ("landing_depth_m_median", depth))
+            for who in ("model", "engine")
+        }
+        | {"note": "the evaluated shots' ball speed over the frames after the contact, and how far beyond the net "
+                   "they landed (medians over the shots where each was seen)"},
         "mirror_test": {
             "shots": len(mirror_shift),
             "without_landing": mirror_missing,

@@ -75,7 +75,7 @@ class AnimationModel(nn.Module):
             frame_weight = 1.0 + c.contact_weight * contact.to(x0.dtype)
         return training_loss(self.network, self.alpha_bar, x0, cond, self.loss_weight, generator,
                              velocity_weight=c.velocity_weight, acceleration_weight=c.acceleration_weight,
-                             frame_weight=frame_weight, snr_floor=c.snr_floor)  # fmt: skip
+                             frame_weight=frame_weight, snr_floor=c.snr_floor, prediction=c.prediction)  # fmt: skip
 
     @torch.no_grad()
     def generate(
@@ -123,6 +123,7 @@ class AnimationModel(nn.Module):
             guidance=c.guidance if guidance is None else guidance,
             generator=generator,
             eta=c.eta,
+            prediction=c.prediction,
         )
         states = to_states(self.unstandardise(x), template.unsqueeze(1))
         if c.reconcile_weight is not None:

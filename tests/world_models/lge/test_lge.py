@@ -129,6 +129,47 @@ def test_snr_floor_raises_the_loss_of_noisy_draws(data):
     assert loss(0.1) > loss(0.0) + 1e-4
 
 
+@pytest.mark.parametrize("prediction", ["epsilon", "v"])
+def test_network_output_is_read_back_as_the_noise_and_the_clean_sequence(prediction):
+    from world_models.lge.diffusion import cosine_alpha_bar, read_output, target
+
+    g = torch.Generator().manual_seed(0)
+    x0, noise = torch.randn(2, 4, 3, 5, generator=g).unbind(0)
+    for a in cosine_alpha_bar(1000)[[0, 500, 967]]:
+        noisy = a.sqrt() * x0 + (1 - a).sqrt() * noise
+        eps, clean = read_output(target(x0, noise, a, prediction), noisy, a, prediction)
+        torch.testing.assert_close(eps, noise, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(clean, x0, atol=2e-3, rtol=1e-3)  # 1/sqrt(a) amplifies float error near noise
+
+
+def test_v_prediction_trains_and_samples(data):
+    """With v prediction the network's target differs (the loss of the same weights changes), training lowers
+    it, and the sampler reads the output as v; the prediction must be one of the two and excludes the SNR floor."""
+    loss = _loss_under(data, "prediction")
+    assert abs(loss("v") - loss("epsilon")) > 1e-3
+    model, batch, known, text_on = _loss_setup(data)
+    model.config.prediction = "v"
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+
+    def value():
+        return model.animation.loss(batch["objects"], known, batch["text"], text_on, batch["surface"],
+                                    torch.Generator().manual_seed(1))
+
+    first = value().item()
+    for _ in range(40):
+        optimizer.zero_grad()
+        value().backward()
+        optimizer.step()
+    assert value().item() < 0.7 * first
+    c = model.config
+    start = torch.as_tensor(generate(7, 0, render=False).vectors()[0])
+    out = direct(model, None, start, frames=c.window, generator=torch.Generator().manual_seed(0))
+    assert torch.isfinite(out).all()
+    for bad in ({"prediction": "x0"}, {"prediction": "v", "snr_floor": 0.1}):
+        with pytest.raises(ValueError):
+            dataclasses.replace(c, **bad)
+
+
 def test_warm_start_may_change_loss_and_sampler_settings_only(tmp_path):
     from world_models.core.checkpoint import CheckpointError
     from world_models.zoo import warm_start
