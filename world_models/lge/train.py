@@ -68,6 +68,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--ema", type=float, default=0.999, help="decay of the parameter average that is exported (0: last weights)"
     )
     parser.add_argument(
+        "--text-lr-scale",
+        type=float,
+        default=1.0,
+        help="learning rate of the text projections (text_in, ball_text_in, null_text) relative to the rest: the "
+        "words' part of a token is a few hundredths of its size, so the projections must grow to be heard",
+    )
+    parser.add_argument(
         "--init",
         default=None,
         help="release checkpoint (path or shipped name) to continue from when the run folder has no resume state: "
@@ -118,6 +125,20 @@ def _data(args: argparse.Namespace, stride: int, run: Path) -> tuple[StateSequen
     return train, held_out, table
 
 
+TEXT_PARAMETERS = ("network.text_in.", "network.ball_text_in.", "network.null_text")
+"""Names (prefixes, within the animation model) of the parameters that turn text into token inputs."""
+
+
+def _parameter_groups(animation: torch.nn.Module, text_lr_scale: float) -> list[dict]:
+    """One optimizer group, or two when the text projections learn at ``text_lr_scale`` times the rate."""
+    if text_lr_scale == 1.0:
+        return [{"params": list(animation.parameters()), "lr_scale": 1.0}]
+    named = list(animation.named_parameters())
+    text = [p for n, p in named if n.startswith(TEXT_PARAMETERS)]
+    rest = [p for n, p in named if not n.startswith(TEXT_PARAMETERS)]
+    return [{"params": rest, "lr_scale": 1.0}, {"params": text, "lr_scale": text_lr_scale}]
+
+
 def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     run_dir = Path(args.run)
@@ -134,13 +155,16 @@ def run(args: argparse.Namespace) -> int:
     with seeded_init(args.seed):
         model = LGEWorldModel(config).to(device)
     animation = model.animation
-    optimizer = torch.optim.AdamW(animation.parameters(), lr=args.lr, weight_decay=0.01)
+    optimizer = torch.optim.AdamW(_parameter_groups(animation, args.text_lr_scale), lr=args.lr, weight_decay=0.01)
     generator, data_generator = training_generators(args.seed, device)  # diffusion noise; batches
     step = 0
     warm_from: dict = {}
     runs: list = []  # every command that trained this run folder, with the step it started at
     if state is not None:
         model.load_state_dict(state["model"])
+        if len(state["optimizer"]["param_groups"]) != len(optimizer.param_groups):
+            raise SystemExit(f"{resume} was trained with another --text-lr-scale (its optimizer has "
+                             f"{len(state['optimizer']['param_groups'])} parameter groups): resume with the same value")
         optimizer.load_state_dict(state["optimizer"])
         restore_generators(state, generator, data_generator)
         step = int(state["step"])
@@ -203,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
         while step < args.steps and not stop:
             lr = args.lr * min(1.0, (step - warm_origin + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
             for group in optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_scale", 1.0)  # resume states before the option lack it
             batch = sampler.batch(args.batch_size, data_generator)
             known = random_known_mask(args.batch_size, config, data_generator)
             text_on = torch.rand(args.batch_size, 1, 2, generator=data_generator) >= config.text_dropout
