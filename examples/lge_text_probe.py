@@ -5,7 +5,8 @@ For held-out corner shots (engine points from ``--first-index``) the true window
 each level with one fixed draw, and the network's implied clean sequence is read 3-6 frames after the contact, in
 the model's standardised units. The engine's left- and right-corner launches differ by about 2 units; a model that
 follows the words at a level moves its estimate by that much when the words swap. The same is measured on whole
-sampled windows (the checkpoint's sampler, same noise for both captions). docs/lge.md, "Session 8", quotes it.
+sampled windows (the checkpoint's sampler, same noise for both captions), and how large the words' part of the ball's token input is. docs/lge.md, "Session 8"
+and "Session 11", quote it.
 
     python examples/lge_text_probe.py --checkpoint lge_tennis_small --points 40 --out probe.json
     python examples/lge_text_probe.py --tiny      # an untrained tiny model, a few seconds (used by the tests)
@@ -94,6 +95,17 @@ def probe(model, encoder, shots: list[dict], seeds: int = 3) -> dict:
             shift = (est["caption"] - est["swapped"]) * toward
             result["levels"].append({"level": level, "signal_fraction": float(a), "shift_toward_caption": float(shift.mean()),
                                      "correlation_with_truth": float(np.corrcoef(est["caption"], truth)[0, 1])})  # fmt: skip
+        # How loud the words are where they enter: the ball token's input at the launch frames is its values'
+        # projection (noise, at high levels) plus the text's projection; swapping the words changes only the latter.
+        net, idx = anim.network, frames[:, :, None].expand(-1, -1, c.d_model)
+        level = len(anim.alpha_bar) - 1  # pure noise, where a sample's launch starts
+        a = anim.alpha_bar[level]
+        x_in = known * x0 + (1 - known) * (a.sqrt() * x0 + (1 - a).sqrt() * torch.randn(x0.shape, generator=generator))
+        values = net.value_in(torch.cat([x_in, known], dim=-1))[:, :, 2].gather(1, idx)
+        tokens = {name: net.text_tokens(text, on)[:, :, 2].gather(1, idx) for name, text in texts.items()}
+        result["ball_token"] = {"level": int(level), "values_norm": float(values.norm(dim=-1).mean()),
+                                "text_norm": float(tokens["caption"].norm(dim=-1).mean()),
+                                "swap_change": float((tokens["caption"] - tokens["swapped"]).norm(dim=-1).mean())}  # fmt: skip
         sampled = {}
         for name, text in texts.items():
             runs = [launch(sample(anim.network, anim.alpha_bar, Conditioning(x0, known, text, on, surface),
