@@ -5,8 +5,8 @@ For held-out corner shots (engine points from ``--first-index``) the true window
 each level with one fixed draw, and the network's implied clean sequence is read 3-6 frames after the contact, in
 the model's standardised units. The engine's left- and right-corner launches differ by about 2 units; a model that
 follows the words at a level moves its estimate by that much when the words swap. The same is measured on whole
-sampled windows (the checkpoint's sampler, same noise for both captions), and how large the words' part of the ball's token input is. docs/lge.md, "Session 8"
-and "Session 11", quote it.
+sampled windows (the checkpoint's sampler, same noise for both captions), and how large the words' part of the
+ball's token input is. docs/lge.md, "Session 8" and "Session 11", quote it.
 
     python examples/lge_text_probe.py --checkpoint lge_tennis_small --points 40 --out probe.json
     python examples/lge_text_probe.py --tiny      # an untrained tiny model, a few seconds (used by the tests)

@@ -57,7 +57,9 @@ def target(x0: torch.Tensor, noise: torch.Tensor, a: torch.Tensor, prediction: s
     return noise if prediction == "epsilon" else a.sqrt() * noise - (1 - a).sqrt() * x0
 
 
-def read_output(output: torch.Tensor, x: torch.Tensor, a: torch.Tensor, prediction: str) -> tuple[torch.Tensor, torch.Tensor]:
+def read_output(
+    output: torch.Tensor, x: torch.Tensor, a: torch.Tensor, prediction: str
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The noise and the clean sequence implied by the network's ``output`` on noisy ``x`` at signal fraction ``a``."""
     if prediction == "epsilon":
         return output, (x - (1 - a).sqrt() * output) / a.sqrt()
@@ -77,10 +79,10 @@ def training_loss(
     snr_floor: float = 0.0,
     prediction: str = "epsilon",
 ) -> torch.Tensor:
-    """MSE of the network's `target` (the noise, or v with ``prediction="v"``) over the unknown entries of ``x0`` ``(B, T, 3, F)``, each weighted by
-    ``entry_weight`` ``(3, F)`` (zero on padding) and by ``frame_weight`` ``(B, T)`` when given (frames that matter
-    more; the average still counts each entry once) and by `level_weight` of its noise level when ``snr_floor`` is
-    set, plus velocity and acceleration terms: the first and second
+    """MSE of the network's `target` (the noise, or v with ``prediction="v"``) over the unknown entries of ``x0``
+    ``(B, T, 3, F)``, each weighted by ``entry_weight`` ``(3, F)`` (zero on padding) and by ``frame_weight``
+    ``(B, T)`` when given (frames that matter more; the average still counts each entry once) and by `level_weight`
+    of its noise level when ``snr_floor`` is set, plus velocity and acceleration terms: the first and second
     frame-to-frame differences of the clean sequence implied by the prediction must match the data's (as the
     velocity loss of motion diffusion models), weighted by the signal fraction so that nearly pure-noise levels do
     not dominate. Without them a partly trained model jitters from frame to frame."""

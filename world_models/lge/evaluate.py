@@ -60,7 +60,9 @@ def _shot_outcome(
         return None, None, None
     bounce = next((b for b in j.bounces if b.frame > hit.frame), None)
     flight = states[hit.frame + 1 : hit.frame + 2 + LAUNCH_FRAMES, layout.SLICES["ball.position"]]
-    speed = float(np.linalg.norm(np.diff(flight, axis=0), axis=1).mean() * fps) if len(flight) > LAUNCH_FRAMES else None
+    speed = None
+    if len(flight) > LAUNCH_FRAMES:
+        speed = float(np.linalg.norm(np.diff(flight, axis=0), axis=1).mean() * fps)
     return hit.shot, (None if bounce is None else (bounce.x, bounce.y)), speed
 
 
