@@ -102,7 +102,7 @@ def probe(model, encoder, shots: list[dict], seeds: int = 3) -> dict:
         a = anim.alpha_bar[level]
         x_in = known * x0 + (1 - known) * (a.sqrt() * x0 + (1 - a).sqrt() * torch.randn(x0.shape, generator=generator))
         values = net.value_in(torch.cat([x_in, known], dim=-1))[:, :, 2].gather(1, idx)
-        tokens = {name: net.text_tokens(text, on)[:, :, 2].gather(1, idx) for name, text in texts.items()}
+        tokens = {name: net.text_parts(text, on)[0][:, :, 2].gather(1, idx) for name, text in texts.items()}
         result["ball_token"] = {"level": int(level), "values_norm": float(values.norm(dim=-1).mean()),
                                 "text_norm": float(tokens["caption"].norm(dim=-1).mean()),
                                 "swap_change": float((tokens["caption"] - tokens["swapped"]).norm(dim=-1).mean())}  # fmt: skip

@@ -24,7 +24,7 @@ class LGEConfig:
     )
     """Settings of the training objective: a run may continue trained weights under other values (`prediction`
     also tells the sampler how to read the network; it follows the checkpoint's value)."""
-    GROWTH_FIELDS: ClassVar[tuple[str, ...]] = ("text_whitening", "ball_text")
+    GROWTH_FIELDS: ClassVar[tuple[str, ...]] = ("text_whitening", "ball_text", "text_modulation")
     """Switches that add parts whose initial values leave the network's function unchanged: a run may switch them
     on when it continues weights trained without them (`AnimationNetwork.grow_from`)."""
 
@@ -82,6 +82,11 @@ class LGEConfig:
     distance apart instead of a twelfth, so the projection can learn them at the rate it learns the rest."""
     ball_text: bool = False
     """The ball's tokens read both players' text too (a direct route from the words to the ball's flight)."""
+    text_modulation: bool = False
+    """The text modulates every token in every block (per-token adaptive layer norm from the noise level, the
+    surface, the token's object and both players' text at its frame). Summed into a token's input, the words are
+    under 1% of it where a shot's launch is decided (the noisy values' projection is the rest), and no block
+    recovers them; a modulation acts on the normalised activations, at the scale of everything else."""
     reconcile_weight: float | None = None
     """After sampling, refit positions to the generated velocities (`kinematics.reconcile`): how strongly the
     generated positions pull (0: integrate the velocities from the given frames; None: keep the raw positions)."""

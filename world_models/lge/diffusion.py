@@ -129,12 +129,12 @@ def sample(
     x = torch.randn(cond.known.shape, generator=generator, device=device)
     known, values = cond.known, cond.known_values
     guided = guidance != 1.0 and bool(cond.text_on.any())
-    # The text's part of the tokens is the same at every step: computed once.
+    # The text's parts are the same at every step: computed once.
     if guided:
-        text_tokens = network.text_tokens(torch.cat([cond.text, cond.text]),
-                                          torch.cat([cond.text_on, torch.zeros_like(cond.text_on)]))  # fmt: skip
+        text_parts = network.text_parts(torch.cat([cond.text, cond.text]),
+                                        torch.cat([cond.text_on, torch.zeros_like(cond.text_on)]))  # fmt: skip
     else:
-        text_tokens = network.text_tokens(cond.text, cond.text_on)
+        text_parts = network.text_parts(cond.text, cond.text_on)
     for i, level in enumerate(levels):
         a = alpha_bar[level]
         a_prev = alpha_bar[levels[i + 1]] if i + 1 < len(levels) else torch.tensor(1.0, device=device)
@@ -149,12 +149,12 @@ def sample(
                 torch.cat([cond.text_on, torch.zeros_like(cond.text_on)]),
                 torch.cat([cond.surface, cond.surface]),
                 torch.cat([t, t]),
-                text_tokens=text_tokens,
+                text_parts=text_parts,
             )
             with_text, without = both.chunk(2)
             output = without + guidance * (with_text - without)
         else:
-            output = network(x_in, known, cond.text, cond.text_on, cond.surface, t, text_tokens=text_tokens)
+            output = network(x_in, known, cond.text, cond.text_on, cond.surface, t, text_parts=text_parts)
         eps, x0 = read_output(output, x_in, a, prediction)
         x0 = x0.clamp(-6, 6)
         sigma = eta * ((1 - a_prev) / (1 - a)).sqrt() * (1 - a / a_prev).sqrt()

@@ -5,7 +5,10 @@ its frame and, for players, that player's text at that frame (with ``ball_text``
 players' text as well). With ``text_whitening`` the text projections act on whitened embeddings; the whitening is
 folded into their weights (``weight @ W``), which costs one small matrix product per pass instead of one per token.
 The noise level and the court surface modulate every block through adaptive layer norm (as in DiT), with the
-modulation initialised to zero so training starts from an identity network.
+modulation initialised to zero so training starts from an identity network. With ``text_modulation`` the text
+modulates every token as well: each block adds a per-token modulation computed from the noise level, the surface,
+the token's object and both players' text at its frame, so the words act on normalised activations instead of
+being summed, a few hundredths in size, into the noisy values' projection.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 class Block(nn.Module):
-    """Pre-norm transformer block with adaLN-zero modulation from the conditioning vector."""
+    """Pre-norm transformer block with adaLN-zero modulation from the conditioning vector, and with
+    ``token_modulation`` a second, per-token one (zero-initialised: the block starts as it would be without it)."""
 
-    def __init__(self, d: int, heads: int, mlp_ratio: int) -> None:
+    def __init__(self, d: int, heads: int, mlp_ratio: int, token_modulation: bool = False) -> None:
         super().__init__()
         self.heads = heads
         self.norm1 = nn.LayerNorm(d, elementwise_affine=False)
@@ -42,11 +46,18 @@ class Block(nn.Module):
         self.modulation = nn.Linear(d, 6 * d)
         nn.init.zeros_(self.modulation.weight)
         nn.init.zeros_(self.modulation.bias)
+        if token_modulation:
+            self.token_modulation = nn.Linear(d, 6 * d)
+            nn.init.zeros_(self.token_modulation.weight)
+            nn.init.zeros_(self.token_modulation.bias)
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        # x: (B, N, d) tokens; c: (B, d) conditioning
+    def forward(self, x: torch.Tensor, c: torch.Tensor, token_c: torch.Tensor | None = None) -> torch.Tensor:
+        # x: (B, N, d) tokens; c: (B, d) conditioning; token_c: (B, N, d) per-token conditioning
         b, n, d = x.shape
-        shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(F.silu(c)).unsqueeze(1).chunk(6, dim=-1)
+        modulation = self.modulation(F.silu(c)).unsqueeze(1)
+        if token_c is not None:
+            modulation = modulation + self.token_modulation(F.silu(token_c))
+        shift1, scale1, gate1, shift2, scale2, gate2 = modulation.chunk(6, dim=-1)
         h = self.norm1(x) * (1 + scale1) + shift1
         q, k, v = self.qkv(h).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)  # 3 x (B, H, N, dh)
         attended = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, n, d)
@@ -84,9 +95,12 @@ class AnimationNetwork(nn.Module):
             self.ball_text_in = nn.Linear(len(PLAYERS) * c.text_dim, d)
             nn.init.zeros_(self.ball_text_in.weight)  # starts as a network without the route
             nn.init.zeros_(self.ball_text_in.bias)
+        if c.text_modulation:  # the blocks' token_modulation starts at zero, so these start unused
+            self.condition_text_in = nn.Linear(len(PLAYERS) * c.text_dim, d)
+            self.condition_object_embedding = nn.Parameter(torch.randn(len(OBJECTS), d) * 0.02)
         self.time_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
         self.surface_embedding = nn.Embedding(c.num_surfaces, d)
-        self.blocks = nn.ModuleList([Block(d, c.heads, c.mlp_ratio) for _ in range(c.layers)])
+        self.blocks = nn.ModuleList([Block(d, c.heads, c.mlp_ratio, c.text_modulation) for _ in range(c.layers)])
         self.norm_out = nn.LayerNorm(d, elementwise_affine=False)
         self.modulation_out = nn.Linear(d, 2 * d)
         self.value_out = nn.Linear(d, FEATURE_DIM)
@@ -112,7 +126,8 @@ class AnimationNetwork(nn.Module):
         if keep_function:  # A x + b == (A W^-1) W (x - m) + (A m + b)
             unwhiten = vectors @ torch.diag(values.sqrt() / scale) @ vectors.T
             old_mean, old_whiten = self.text_mean.double(), self.text_whiten.double()
-            for layer in (self.text_in, getattr(self, "ball_text_in", None)):
+            for name in ("text_in", "ball_text_in", "condition_text_in"):
+                layer = getattr(self, name, None)
                 if layer is None:
                     continue
                 e = whiten.shape[0]
@@ -123,9 +138,11 @@ class AnimationNetwork(nn.Module):
         self.text_mean.copy_(mean)
         self.text_whiten.copy_(whiten)
 
-    def text_tokens(self, text: torch.Tensor, text_on: torch.Tensor) -> torch.Tensor:
-        """What each token adds for the text ``(B, T, 2, E)`` (null where ``text_on`` is False): ``(B, T, 3, d)``,
-        each player's text on its own token and, with ``ball_text``, both players' on the ball's."""
+    def text_parts(self, text: torch.Tensor, text_on: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What the text ``(B, T, 2, E)`` (null where ``text_on`` is False) gives the network, the same at every
+        noise level: what each token adds, ``(B, T, 3, d)`` (each player's text on its own token and, with
+        ``ball_text``, both players' on the ball's), and with ``text_modulation`` each token's part of the
+        per-token conditioning, ``(B, T, 3, d)`` (else None)."""
         text = torch.where(text_on.unsqueeze(-1), text, self.null_text)
         whiten = None
         if self.config.text_whitening:
@@ -135,7 +152,11 @@ class AnimationNetwork(nn.Module):
             ball = _project(self.ball_text_in, text.flatten(-2), whiten).unsqueeze(2)
         else:
             ball = players.new_zeros(players.shape[:2] + (1, players.shape[-1]))
-        return torch.cat([players, ball], dim=2)
+        condition = None
+        if self.config.text_modulation:
+            frame = _project(self.condition_text_in, text.flatten(-2), whiten).unsqueeze(2)  # (B, T, 1, d)
+            condition = frame + self.condition_object_embedding
+        return torch.cat([players, ball], dim=2), condition
 
     def forward(
         self,
@@ -145,7 +166,7 @@ class AnimationNetwork(nn.Module):
         text_on: torch.Tensor,
         surface: torch.Tensor,
         t: torch.Tensor,
-        text_tokens: torch.Tensor | None = None,
+        text_parts: tuple[torch.Tensor, torch.Tensor | None] | None = None,
     ) -> torch.Tensor:
         """Noise prediction ``(B, T, 3, F)``.
 
@@ -156,17 +177,21 @@ class AnimationNetwork(nn.Module):
             text_on: ``(B, T, 2)`` bool, False where a player has no text (the learned null text is used).
             surface: ``(B,)`` int64 court surface.
             t: ``(B,)`` int64 noise level.
-            text_tokens: `text_tokens` of ``text`` and ``text_on``, when already computed (a sampler's steps share
+            text_parts: `text_parts` of ``text`` and ``text_on``, when already computed (a sampler's steps share
                 them).
         """
         b, frames, objects, _ = x.shape
         tokens = self.value_in(torch.cat([x, known], dim=-1))  # (B, T, 3, d)
         tokens = tokens + self.object_embedding + self.frame_embedding[:frames, None, :]
-        tokens = tokens + (self.text_tokens(text, text_on) if text_tokens is None else text_tokens)
+        text_tokens, text_condition = self.text_parts(text, text_on) if text_parts is None else text_parts
+        tokens = tokens + text_tokens
         c = self.time_mlp(timestep_embedding(t, self.config.d_model)) + self.surface_embedding(surface)  # (B, d)
+        token_c = None
+        if text_condition is not None:
+            token_c = (text_condition + c[:, None, None, :]).reshape(b, frames * objects, -1)
         h = tokens.reshape(b, frames * objects, -1)
         for block in self.blocks:
-            h = block(h, c)
+            h = block(h, c, token_c)
         shift, scale = self.modulation_out(F.silu(c)).unsqueeze(1).chunk(2, dim=-1)
         h = self.norm_out(h) * (1 + scale) + shift
         return self.value_out(h).reshape(b, frames, objects, FEATURE_DIM)

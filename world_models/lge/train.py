@@ -71,8 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--text-lr-scale",
         type=float,
         default=1.0,
-        help="learning rate of the text projections (text_in, ball_text_in, null_text) relative to the rest: the "
-        "words' part of a token is a few hundredths of its size, so the projections must grow to be heard",
+        help="learning rate of the text projections (text_in, ball_text_in, null_text, and with text_modulation "
+        "the text's modulation parts) relative to the rest: the words' part of a token is a few hundredths of its "
+        "size, so the projections must grow to be heard",
     )
     parser.add_argument(
         "--init",
@@ -86,11 +87,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("objective overrides (default: the preset's value; a resumed run keeps its own)")
     for name in LGEConfig.LOSS_FIELDS:
         group.add_argument("--" + name.replace("_", "-"), type=hints[name], default=None, help=docs.get(name))
+    group = parser.add_argument_group(
+        "growth switches (default: the preset's value): parts that start as identities, so a run continuing "
+        "weights trained without them (--init) may switch them on"
+    )
+    for name in LGEConfig.GROWTH_FIELDS:
+        help_text = docs.get(name, "").replace("%", "%%")  # argparse formats help with %
+        group.add_argument("--" + name.replace("_", "-"), action=argparse.BooleanOptionalAction, default=None,
+                           help=help_text)  # fmt: skip
 
 
 def config_from_args(args: argparse.Namespace) -> LGEConfig:
-    """The preset with the objective overrides given on the command line."""
-    changes = {name: getattr(args, name) for name in LGEConfig.LOSS_FIELDS if getattr(args, name, None) is not None}
+    """The preset with the objective overrides and growth switches given on the command line."""
+    fields = LGEConfig.LOSS_FIELDS + LGEConfig.GROWTH_FIELDS
+    changes = {name: getattr(args, name) for name in fields if getattr(args, name, None) is not None}
     return dataclasses.replace(preset("lge", args.preset), **changes)
 
 
@@ -125,8 +135,14 @@ def _data(args: argparse.Namespace, stride: int, run: Path) -> tuple[StateSequen
     return train, held_out, table
 
 
-TEXT_PARAMETERS = ("network.text_in.", "network.ball_text_in.", "network.null_text")
-"""Names (prefixes, within the animation model) of the parameters that turn text into token inputs."""
+TEXT_PARAMETERS = ("network.text_in.", "network.ball_text_in.", "network.null_text", "network.condition_text_in.",
+                   "network.condition_object_embedding", ".token_modulation.")
+"""Names (prefixes or, starting with a dot, parts within the animation model) of the parameters that turn text into
+token inputs and per-token modulations."""
+
+
+def _is_text_parameter(name: str) -> bool:
+    return any(part in name if part.startswith(".") else name.startswith(part) for part in TEXT_PARAMETERS)
 
 
 def _parameter_groups(animation: torch.nn.Module, text_lr_scale: float) -> list[dict]:
@@ -134,8 +150,8 @@ def _parameter_groups(animation: torch.nn.Module, text_lr_scale: float) -> list[
     if text_lr_scale == 1.0:
         return [{"params": list(animation.parameters()), "lr_scale": 1.0}]
     named = list(animation.named_parameters())
-    text = [p for n, p in named if n.startswith(TEXT_PARAMETERS)]
-    rest = [p for n, p in named if not n.startswith(TEXT_PARAMETERS)]
+    text = [p for n, p in named if _is_text_parameter(n)]
+    rest = [p for n, p in named if not _is_text_parameter(n)]
     return [{"params": rest, "lr_scale": 1.0}, {"params": text, "lr_scale": text_lr_scale}]
 
 

@@ -97,8 +97,9 @@ class LGEWorldModel(WorldModel):
         from world_models.core.checkpoint import CheckpointError
 
         missing, unexpected = self.load_state_dict(source.state_dict(), strict=False)
-        new_parts = ("animation.network.text_mean", "animation.network.text_whiten", "animation.network.ball_text_in.")
-        wrong = [k for k in missing if not k.startswith(new_parts)] + list(unexpected)
+        new_parts = ("animation.network.text_mean", "animation.network.text_whiten", "animation.network.ball_text_in.",
+                     "animation.network.condition_text_in.", "animation.network.condition_object_embedding")
+        wrong = [k for k in missing if not (k.startswith(new_parts) or ".token_modulation." in k)] + list(unexpected)
         if wrong:
             raise CheckpointError(f"cannot grow from a model that differs in {wrong}")
 

@@ -24,14 +24,14 @@ def data(points):
     return _collect(((p.vectors(), p.captions) for p in points), stride=2)
 
 
-def _model():
+def _model(**changes):
     torch.manual_seed(0)
-    return build_model("lge", "tiny")
+    return build_model("lge", dataclasses.replace(build_model("lge", "tiny").config, **changes) if changes else "tiny")
 
 
-def _loss_setup(data):
+def _loss_setup(data, **changes):
     """A tiny model with statistics set on a batch of 8 windows, the batch, a conditioning mask and text switches."""
-    model = _model()
+    model = _model(**changes)
     c = model.config
     sampler = WindowSampler(data, torch.randn(len(data.captions), c.text_dim), c)
     g = torch.Generator().manual_seed(0)
@@ -47,9 +47,9 @@ def test_object_round_trip(points):
     torch.testing.assert_close(back, states, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("prediction", ["epsilon", "v"])
-def test_training_lowers_loss(data, prediction):
-    model, batch, known, text_on = _loss_setup(data)
+@pytest.mark.parametrize("prediction, text_modulation", [("epsilon", False), ("v", False), ("epsilon", True)])
+def test_training_lowers_loss(data, prediction, text_modulation):
+    model, batch, known, text_on = _loss_setup(data, text_modulation=text_modulation)
     model.config.prediction = prediction
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
 
@@ -165,8 +165,42 @@ def test_warm_start_may_change_loss_and_sampler_settings_only(tmp_path):
         warm_start(wider, tmp_path / "m.safetensors")
 
 
+def test_text_modulation_carries_the_words(data):
+    """With the additive text projections frozen at zero, one training step of the per-token modulation is enough
+    for two captions to give different noise predictions: the route starts silent and learns."""
+    model, batch, known, text_on = _loss_setup(data, text_modulation=True)
+    network = model.animation.network
+    with torch.no_grad():  # a trained network (a fresh one's zero output passes no gradient) without the new route
+        for name, parameter in network.named_parameters():
+            if ".token_modulation." not in name:
+                parameter.normal_(std=0.1, generator=torch.Generator().manual_seed(len(name)))
+    torch.nn.init.zeros_(network.text_in.weight)
+    torch.nn.init.zeros_(network.text_in.bias)
+    network.text_in.requires_grad_(False)
+    c = model.config
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(1, c.window, len(OBJECTS), FEATURE_DIM, generator=g)
+    args = (torch.zeros_like(x), torch.ones(1, c.window, 2, dtype=torch.bool), torch.zeros(1, dtype=torch.long),
+            torch.tensor([50]))  # fmt: skip
+    captions = torch.randn(2, 1, 1, 1, c.text_dim, generator=g).expand(-1, 1, c.window, 2, -1)
+
+    def difference() -> float:
+        with torch.no_grad():
+            a, b = (network(x, args[0], text, *args[1:]) for text in captions)
+        return (a - b).abs().max().item()
+
+    assert difference() == 0.0
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    model.animation.loss(batch["objects"], known, batch["text"], text_on, batch["surface"],
+                         torch.Generator().manual_seed(1)).backward()  # fmt: skip
+    assert all(block.token_modulation.weight.grad.abs().sum() > 0 for block in network.blocks)
+    optimizer.step()
+    assert difference() > 1e-3
+
+
 def test_growth_switches_keep_the_function_and_cannot_be_undone(tmp_path):
-    """A checkpoint trained without text whitening or the ball's text route continues with them switched on:
+    """A checkpoint trained without text whitening, the ball's text route or the text modulation continues with them
+    switched on:
     the grown network computes the same noise prediction until training moves it; switching off is refused."""
     from world_models.core.checkpoint import CheckpointError
     from world_models.zoo import warm_start
@@ -175,7 +209,8 @@ def test_growth_switches_keep_the_function_and_cannot_be_undone(tmp_path):
     for parameter in source.parameters():  # non-trivial weights everywhere, text projections included
         torch.nn.init.normal_(parameter, std=0.2)
     save_model(tmp_path / "m", source, info={"steps": 3})
-    grown = build_model("lge", dataclasses.replace(source.config, text_whitening=True, ball_text=True))
+    grown = build_model("lge", dataclasses.replace(source.config, text_whitening=True, ball_text=True,
+                                                   text_modulation=True))
     assert warm_start(grown, tmp_path / "m.safetensors")[0] == 3
     c = source.config
     captions = torch.randn(300, c.text_dim) * torch.linspace(0.01, 1.0, c.text_dim)  # anisotropic, as MiniLM's
