@@ -23,6 +23,10 @@ COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
         "pvg": ("world_models.pvg.train", "train PVG (Playable Video Generation) on a PVG-format dataset"),
         "render": ("world_models.render.train", "train the compositional neural renderer on a tennis engine dataset"),
         "lge": ("world_models.lge.train", "train the LGE animation model (masked diffusion over tennis states)"),
+        "lge-planner": (
+            "world_models.lge.train_planner",
+            "add a trained launch planner (where the words send the ball after a contact) to an LGE checkpoint",
+        ),
         "pe": ("world_models.pe.train", "train the PE action module (learned per-player actions over tennis states)"),
     },
     "eval": {

@@ -90,6 +90,12 @@ class LGEConfig:
     reconcile_weight: float | None = None
     """After sampling, refit positions to the generated velocities (`kinematics.reconcile`): how strongly the
     generated positions pull (0: integrate the velocities from the given frames; None: keep the raw positions)."""
+    planner_frames: tuple[int, ...] = ()
+    """Frames after a racket contact at which a launch planner (`planner.LaunchPlanner`, trained by ``train
+    lge-planner`` after the animation model) places the ball; sampling then redraws a window with them given
+    (empty: no planner)."""
+    planner_width: int = 256
+    """Hidden width of the launch planner's MLP."""
     num_surfaces: int = 3
     """Court surfaces the model is conditioned on (hard, clay, grass: they change the bounce)."""
 
@@ -103,5 +109,9 @@ class LGEConfig:
         if self.snr_floor and self.prediction != "epsilon":
             raise ValueError("snr_floor reweights the epsilon loss; v prediction already weighs clean-sequence "
                              "errors by SNR + 1 >= 1: set snr_floor to 0")  # fmt: skip
+        if any(not 0 < k < self.window - 1 for k in self.planner_frames) or list(self.planner_frames) != sorted(
+            set(self.planner_frames)
+        ):
+            raise ValueError(f"planner_frames must increase within (0, window - 1), got {self.planner_frames}")
         if self.sample_steps > self.diffusion_steps:
             raise ValueError("sample_steps cannot exceed diffusion_steps")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from world_models.engines.tennis import layout
 from world_models.lge.config import LGEConfig
 from world_models.lge.diffusion import Conditioning, cosine_alpha_bar, sample, training_loss
 from world_models.lge.kinematics import reconcile
@@ -20,6 +21,7 @@ from world_models.lge.objects import (
     to_states,
     valid_mask,
 )
+from world_models.lge.planner import LaunchPlanner
 
 
 class AnimationModel(nn.Module):
@@ -41,6 +43,8 @@ class AnimationModel(nn.Module):
         weight[2, BALL_VELOCITY] *= 2.0
         weight[:2, ROOT] *= 2.0
         self.register_buffer("loss_weight", weight)
+        # Trained after the network, by its own command (`planner`); None without `planner_frames`.
+        self.planner = LaunchPlanner(config) if config.planner_frames else None
 
     @torch.no_grad()
     def set_statistics(self, objects: torch.Tensor) -> None:
@@ -115,16 +119,36 @@ class AnimationModel(nn.Module):
             text_on = torch.zeros(b, c.window, 2, dtype=torch.bool, device=device)
         surface = template[:, _surface_index()].round().long().clamp(0, c.num_surfaces - 1)
         cond = Conditioning(values, known.float() * self.valid, text, text_on, surface)
-        x = sample(
-            self.network,
-            self.alpha_bar,
-            cond,
-            steps=steps or c.sample_steps,
-            guidance=c.guidance if guidance is None else guidance,
-            generator=generator,
-            eta=c.eta,
-            prediction=c.prediction,
-        )
+        steps, guidance = steps or c.sample_steps, c.guidance if guidance is None else guidance
+        states = self._draw(cond, template, steps, guidance, generator)
+        if self.planner is None:
+            return states
+        # Redraw the windows with a planned shot: the frames up to its contact kept, the ball's planned
+        # positions given as waypoints.
+        free = cond.known[:, :, 2, BALL_POSITION].amax(-1) == 0  # (B, T)
+        plans = self.planner.plan(states, free, text, text_on)
+        if not plans:
+            return states
+        rows = torch.tensor([r for r, _, _ in plans], device=device)
+        planned = states[rows].clone()
+        again = cond.known[rows].clone()
+        for i, (_, frame, positions) in enumerate(plans):
+            again[i, : frame + 1] = 1.0
+            targets = [frame + k for k in self.planner.frames]
+            planned[i, targets, layout.SLICES["ball.position"]] = positions.to(planned.dtype)
+            again[i, targets, 2, BALL_POSITION] = 1.0
+        redo = Conditioning(self.standardise(to_objects(planned)), again * self.valid, text[rows], text_on[rows],
+                            surface[rows])  # fmt: skip
+        states = states.clone()
+        states[rows] = self._draw(redo, template[rows], steps, guidance, generator)
+        return states
+
+    def _draw(self, cond: Conditioning, template: torch.Tensor, steps: int, guidance: float,
+              generator: torch.Generator) -> torch.Tensor:  # fmt: skip
+        """One sampling run: flat states ``(B, T, STATE_SIZE)``, positions reconciled when configured."""
+        c = self.config
+        x = sample(self.network, self.alpha_bar, cond, steps=steps, guidance=guidance, generator=generator, eta=c.eta,
+                   prediction=c.prediction)  # fmt: skip
         states = to_states(self.unstandardise(x), template.unsqueeze(1))
         if c.reconcile_weight is not None:
             states = reconcile(states, cond.known, 25.0 / c.frame_stride, c.reconcile_weight)
@@ -132,6 +156,4 @@ class AnimationModel(nn.Module):
 
 
 def _surface_index() -> int:
-    from world_models.engines.tennis import layout
-
     return layout.SLICES["scene.surface"].start

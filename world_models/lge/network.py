@@ -66,6 +66,22 @@ class Block(nn.Module):
         return x + gate2 * self.mlp(h)
 
 
+def whitening(embeddings: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Mean ``(E,)``, whitening ``(E, E)`` and its inverse from embeddings ``(N, E)`` (float64). The covariance is
+    regularised by 1% of its mean eigenvalue, so directions the embeddings never vary along are not blown up, and
+    the whitening is scaled so that whitened embeddings keep the raw ones' total variance: every direction gets the
+    same share, and a projection's weights see inputs of the usual size."""
+    x = embeddings.double()
+    mean = x.mean(0)
+    values, vectors = torch.linalg.eigh(torch.cov((x - mean).T))
+    values = values.clamp(min=0)
+    scale = (values.sum() / len(values)).sqrt()
+    values = values + 0.01 * values.mean()
+    whiten = vectors @ torch.diag(scale * values.rsqrt()) @ vectors.T
+    unwhiten = vectors @ torch.diag(values.sqrt() / scale) @ vectors.T
+    return mean, whiten, unwhiten
+
+
 def _project(layer: nn.Linear, text: torch.Tensor, whiten: torch.Tensor | None) -> torch.Tensor:
     """``layer`` applied to ``text`` (..., k*E), each E-wide piece whitened first when ``whiten`` (E, E) is given."""
     if whiten is None:
@@ -110,21 +126,11 @@ class AnimationNetwork(nn.Module):
 
     @torch.no_grad()
     def set_text_statistics(self, embeddings: torch.Tensor, *, keep_function: bool) -> None:
-        """Whitening from caption embeddings ``(N, E)`` (regularised by 1% of the mean eigenvalue, so directions
-        the captions never vary along are not blown up), scaled so that whitened embeddings keep the raw ones'
-        total variance: every direction gets the same share, and the projections' weights see inputs of the
-        usual size (unscaled, the inputs grow 20-fold and the same Adam steps throw a trained network off).
-        ``keep_function`` re-expresses the text projections' weights so that the network computes what it
-        computed before (when trained weights grow whitening)."""
-        x = embeddings.double()
-        mean = x.mean(0)
-        values, vectors = torch.linalg.eigh(torch.cov((x - mean).T))
-        values = values.clamp(min=0)
-        scale = (values.sum() / len(values)).sqrt()
-        values = values + 0.01 * values.mean()
-        whiten = vectors @ torch.diag(scale * values.rsqrt()) @ vectors.T
+        """`whitening` from caption embeddings ``(N, E)`` (unscaled, the inputs would grow 20-fold and the same
+        Adam steps throw a trained network off). ``keep_function`` re-expresses the text projections' weights so
+        that the network computes what it computed before (when trained weights grow whitening)."""
+        mean, whiten, unwhiten = whitening(embeddings)
         if keep_function:  # A x + b == (A W^-1) W (x - m) + (A m + b)
-            unwhiten = vectors @ torch.diag(values.sqrt() / scale) @ vectors.T
             old_mean, old_whiten = self.text_mean.double(), self.text_whiten.double()
             for name in ("text_in", "ball_text_in", "condition_text_in"):
                 layer = getattr(self, name, None)

@@ -60,13 +60,13 @@ def test_sigterm_saves_and_resumes(tmp_path):
 def test_text_projections_can_learn_at_their_own_rate():
     """`--text-lr-scale` puts the text projections in their own optimizer group; every parameter is in one group."""
     from world_models import build_model
-    from world_models.lge.train import TEXT_PARAMETERS, _parameter_groups
+    from world_models.lge.train import _is_text_parameter, _parameter_groups
 
     animation = build_model("lge", "tiny").animation
     assert [g["lr_scale"] for g in _parameter_groups(animation, 1.0)] == [1.0]
     rest, text = _parameter_groups(animation, 10.0)
     assert (rest["lr_scale"], text["lr_scale"]) == (1.0, 10.0)
     named = dict(animation.named_parameters())
-    expected = {id(p) for n, p in named.items() if n.startswith(TEXT_PARAMETERS)}
+    expected = {id(p) for n, p in named.items() if _is_text_parameter(n)}
     assert {id(p) for p in text["params"]} == expected and "network.text_in.weight" in named
     assert len(rest["params"]) + len(text["params"]) == len(named)

@@ -1,0 +1,135 @@
+"""The launch planner (`lge.planner`): contacts found in engine points, examples, training, and sampling with it."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from world_models import build_model, load_model, save_model
+from world_models.engines.tennis import layout
+from world_models.engines.tennis.sequence import generate
+from world_models.lge.objects import FEATURE_DIM, OBJECTS
+from world_models.lge.planner import contact_examples, contacts, striker_of
+
+FRAMES = (2, 4)
+
+
+@pytest.fixture(scope="module")
+def points():
+    return [generate(7, i, render=False) for i in range(4)]
+
+
+def _states(point) -> torch.Tensor:
+    return torch.as_tensor(point.vectors(), dtype=torch.float32)
+
+
+def test_contacts_are_the_engine_shots(points):
+    """Every racket contact the engine records (serves included) is found within a frame, by the right player,
+    and nothing else is (bounces do not turn the ball back)."""
+    for point in points:
+        states = _states(point)
+        found = torch.nonzero(contacts(states.unsqueeze(0))[0]).flatten().tolist()
+        shots = [s for s in point.engine.shots if s.frame + 1 < len(states)]
+        assert len(found) == len(shots)
+        for shot, frame in zip(shots, found, strict=True):
+            assert abs(frame - shot.frame) <= 1
+            assert ("bottom", "top")[int(striker_of(states[frame]))] == shot.player
+
+
+def _tiny_with_planner():
+    torch.manual_seed(0)
+    config = dataclasses.replace(build_model("lge", "tiny").config, planner_frames=FRAMES, planner_width=32)
+    return build_model("lge", config)
+
+
+def test_planner_learns_the_flights_after_contacts(points):
+    """Examples are mirrored onto one half (the top player's shots have the bottom player's sign of depth) and a
+    few hundred steps fit them (each shot with its own caption) far better than their mean does."""
+    model = _tiny_with_planner()
+    planner = model.animation.planner
+    states = [_states(p) for p in points]
+    ids = [torch.zeros(len(s), 2, dtype=torch.long) for s in states]
+    examples = contact_examples(states, ids, FRAMES, model.config.num_surfaces)
+    assert (examples["targets"][:, -1, 1] > 0).all()  # every shot goes away from its striker: +y once mirrored
+    captions = torch.randn(1000, model.config.text_dim)
+    planner.set_text_statistics(captions)
+    text = captions[: len(examples["caption"])]
+    optimizer = torch.optim.Adam(planner.net.parameters(), lr=3e-3)
+    for _ in range(300):
+        loss = (planner(text, examples["inputs"]) - examples["targets"]).square().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    spread = (examples["targets"] - examples["targets"].mean(0)).square().mean().item()
+    assert loss.item() < 0.2 * spread
+
+
+def test_sampling_redraws_a_planned_shot(points):
+    """A window with a generated contact is drawn again with the planned ball positions given: they are where the
+    planner put them, the given frames are kept, and one seed still gives one window."""
+    model = _tiny_with_planner()
+    c = model.config
+    every = _states(points[0])[:: c.frame_stride].unsqueeze(0)
+    first = int(torch.nonzero(contacts(every)[0]).flatten()[0])
+    states = every[:, first - 2 : first - 2 + c.window]  # a window with a contact at its frame 2
+    text = torch.randn(1, c.window, 2, c.text_dim)
+    on = torch.ones(1, c.window, 2, dtype=torch.bool)
+    free = torch.ones(1, c.window, dtype=torch.bool)
+    free[:, 0] = False
+    plans = model.animation.planner.plan(states, free, text, on)
+    assert len(plans) == 1
+    row, frame, positions = plans[0]
+    assert row == 0 and bool(contacts(states)[0, frame]) and positions.shape == (len(FRAMES), 3)
+
+    # Generation with a plan for the first draw's frame 3: the redrawn window keeps the first draw's frames up to
+    # it, puts the ball where the plan says, and one seed still gives one window.
+    first_draws = []
+    wanted = torch.tensor([[1.0, -3.0, 1.2], [1.5, 2.0, 0.8]])
+
+    def fixed_plan(drawn, free, text, text_on):
+        first_draws.append(drawn.clone())
+        return [(0, 3, wanted)]
+
+    model.animation.planner.plan = fixed_plan
+    known = torch.zeros(1, c.window, len(OBJECTS), FEATURE_DIM)
+    known[:, :2] = 1
+
+    def draw(seed):
+        return model.animation.generate(states[:, 0], known_states=states, known=known, text=text, text_on=on,
+                                        generator=torch.Generator().manual_seed(seed))  # fmt: skip
+
+    window = draw(0)
+    assert torch.equal(window, draw(0)) and not torch.equal(window, draw(1))
+    ball = layout.SLICES["ball.position"]
+    torch.testing.assert_close(window[0, [3 + k for k in FRAMES], ball], wanted, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(window[0, :4, ball], first_draws[0][0, :4, ball], atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(window[0, 4:], first_draws[0][0, 4:])
+
+
+def test_train_lge_planner_command(tmp_path):
+    """`train lge-planner` adds a trained planner to a checkpoint: the animation weights are unchanged, the
+    planner's validation error is reported, and the new checkpoint loads and samples."""
+    torch.manual_seed(0)
+    source = build_model("lge", "tiny")
+    save_model(tmp_path / "base", source, info={"steps": 7})
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "world_models", "train", "lge-planner", "--checkpoint",
+               str(tmp_path / "base.safetensors"), "--run", str(run), "--engine-sequences", "12", "--steps", "30",
+               "--frames", "2", "4", "--width", "32", "--raw-text", "--text-noise", "1.0"]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads((run / "planner.json").read_text())
+    assert result["contacts"]["train"] > 0 and len(result["median_error_m"]["validation"]) == 2
+    model, header, _ = load_model(run / "lge.safetensors", family="lge")
+    assert header["config"]["planner_frames"] == [2, 4] and header["info"]["steps"] == 7
+    assert "train lge-planner" in header["info"]["planner"]["command"]
+    weights = model.state_dict()
+    for key, value in source.state_dict().items():
+        assert torch.equal(weights[key], value), key
+    with pytest.raises(ValueError, match="planner_frames"):
+        dataclasses.replace(model.config, planner_frames=(4, 2))

@@ -1,0 +1,160 @@
+"""The launch planner: where a struck ball goes in the frames after the racket contact, from the striker's words.
+
+The animation model decides a shot's launch in its first sampling steps, where the words are a whisper beside the
+noise; its shots land in the captioned area 28% of the time against the engine's 90% (docs/lge.md, sessions 8-12).
+The planner is a small regressor trained on the same engine data: from the striker's caption embedding (whitened
+with the training captions' statistics), the ball's position at the contact, its velocity in the frame before,
+the striker's root and the court surface, it predicts the ball's position at `LGEConfig.planner_frames` frames
+after the contact, relative to the contact point. Both halves train one map: a top player's shot is mirrored
+along the court's length onto the bottom half (x, which the words' "left" and "right" name, is kept).
+
+`AnimationModel.generate` uses it: it draws a window, finds the first racket contact in the generated frames
+whose striker has words, and draws the window again with the frames up to that contact kept and the planned ball
+positions given as waypoints (a conditioning the animation model is trained for). The animation model still
+generates every frame; the planner only says where the ball is headed. Train it with ``python -m world_models
+train lge-planner``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from world_models.engines.tennis import layout
+from world_models.lge.config import LGEConfig
+from world_models.lge.data import depth_turns
+from world_models.lge.network import whitening
+
+CONTACT_SPEED = 3.0
+"""m/s: a racket contact sends the ball away from the striker's half at least this fast along the court's length
+(a ball whose depth velocity only wobbles about zero, held or at rest, is not struck)."""
+
+_BALL_POSITION = layout.SLICES["ball.position"]
+_BALL_VELOCITY = layout.SLICES["ball.velocity"]
+_ROOTS = (layout.SLICES["bottom.root"], layout.SLICES["top.root"])
+_SURFACE = layout.SLICES["scene.surface"].start
+INPUTS = 3 + 3 + 2 + 3
+"""Ball position, incoming ball velocity, striker root (layout-normalised units) and the surface (one-hot)."""
+
+
+def contacts(states: torch.Tensor) -> torch.Tensor:
+    """bool ``(B, T)``: frames at which a racket sends the ball away (flat states ``(B, T, STATE_SIZE)``): its depth
+    velocity turns (or jumps from rest, a serve) to at least `CONTACT_SPEED` away from the half it is on. Frame 0
+    is never one (its previous frame is unknown)."""
+    vy = states[..., _BALL_VELOCITY.start + 1]
+    y = states[..., _BALL_POSITION.start + 1]
+    out = torch.zeros(vy.shape, dtype=torch.bool, device=vy.device)
+    turned = depth_turns(vy) | ((vy[:, 1:] - vy[:, :-1]).abs() > 10.0)
+    away = -torch.sign(y[:, 1:]) * vy[:, 1:] >= CONTACT_SPEED  # the bottom half is y < 0: away is +y
+    out[:, 1:] = turned & away
+    return out
+
+
+def striker_of(states: torch.Tensor) -> torch.Tensor:
+    """int64 ``(...)``: the player (0 bottom, 1 top) on whose half the ball is in flat states ``(..., S)``."""
+    return (states[..., _BALL_POSITION.start + 1] >= 0).long()
+
+
+def planner_inputs(states: torch.Tensor, frame: torch.Tensor, num_surfaces: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs ``(N, INPUTS)`` of contacts at ``frame`` ``(N,)`` (>= 1) of flat states ``(N, T, S)``, and each one's
+    mirror sign ``(N,)`` (1 bottom striker, -1 top: multiply lengthwise coordinates by it)."""
+    rows = torch.arange(len(frame), device=states.device)
+    at, before = states[rows, frame], states[rows, frame - 1]
+    striker = striker_of(at)
+    sign = 1.0 - 2.0 * striker.to(states.dtype)
+    flip = torch.stack([torch.ones_like(sign), sign, torch.ones_like(sign)], dim=1)  # (N, 3): y mirrored
+    position = at[:, _BALL_POSITION] / 12.0 * flip
+    velocity = before[:, _BALL_VELOCITY] / 30.0 * flip
+    root = torch.where(striker[:, None].bool(), at[:, _ROOTS[1]], at[:, _ROOTS[0]]) / 12.0 * flip[:, :2]
+    surface = nn.functional.one_hot(at[:, _SURFACE].round().long().clamp(0, num_surfaces - 1), num_surfaces)
+    return torch.cat([position, velocity, root, surface.to(states.dtype)], dim=1), sign
+
+
+class LaunchPlanner(nn.Module):
+    """MLP from (whitened caption embedding, contact inputs) to the ball's offsets at `LGEConfig.planner_frames`."""
+
+    def __init__(self, config: LGEConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.frames = tuple(config.planner_frames)
+        w = config.planner_width
+        self.register_buffer("text_mean", torch.zeros(config.text_dim))
+        self.register_buffer("text_whiten", torch.eye(config.text_dim))
+        self.net = nn.Sequential(
+            nn.Linear(config.text_dim + INPUTS, w), nn.GELU(), nn.Linear(w, w), nn.GELU(), nn.Linear(w, 3 * len(self.frames))
+        )
+
+    @torch.no_grad()
+    def set_text_statistics(self, embeddings: torch.Tensor, whiten: bool = True) -> None:
+        """Whitening from the training captions' embeddings ``(N, E)`` (as the animation network's); with
+        ``whiten`` False only centring and one scale that gives the captions unit variance per direction."""
+        mean, whitening_matrix, _ = whitening(embeddings)
+        if not whiten:
+            spread = (embeddings.double() - mean).square().sum(1).mean() / embeddings.shape[1]
+            whitening_matrix = torch.eye(len(mean), dtype=torch.float64) * spread.rsqrt()
+        self.text_mean.copy_(mean)
+        self.text_whiten.copy_(whitening_matrix)
+
+    def forward(
+        self, text: torch.Tensor, inputs: torch.Tensor, noise: float = 0.0, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Offsets ``(N, len(frames), 3)`` in units of 12 m, mirrored frame (see `planner_inputs`); ``noise``
+        perturbs the whitened text (training only)."""
+        whitened = (text - self.text_mean) @ self.text_whiten
+        if noise:
+            whitened = whitened + noise * torch.randn(whitened.shape, generator=generator, device=whitened.device)
+        return self.net(torch.cat([whitened, inputs], dim=1)).view(-1, len(self.frames), 3)
+
+    @torch.no_grad()
+    def plan(
+        self, states: torch.Tensor, free: torch.Tensor, text: torch.Tensor, text_on: torch.Tensor
+    ) -> list[tuple[int, int, torch.Tensor]]:
+        """Waypoints for generated windows ``(B, T, S)``: for each row with a planned shot, ``(row, contact frame,
+        positions (len(frames), 3) m)``, the first contact whose striker has words (``text`` ``(B, T, 2, E)``,
+        ``text_on`` ``(B, T, 2)``) and whose planned frames are inside the window and ``free`` ``(B, T)`` (not
+        given)."""
+        hits = contacts(states)
+        t = states.shape[1]
+        found = []
+        for row in range(states.shape[0]):
+            for frame in torch.nonzero(hits[row]).flatten().tolist():
+                striker = int(striker_of(states[row, frame]))
+                targets = [frame + k for k in self.frames]
+                if not text_on[row, frame, striker] or targets[-1] >= t or not bool(free[row, targets].all()):
+                    continue
+                found.append((row, frame, striker))
+                break
+        if not found:
+            return []
+        rows = torch.tensor([f[0] for f in found], device=states.device)
+        frames = torch.tensor([f[1] for f in found], device=states.device)
+        inputs, sign = planner_inputs(states[rows], frames, self.config.num_surfaces)
+        words = text[rows, frames, torch.tensor([f[2] for f in found], device=states.device)]
+        offsets = self(words, inputs) * 12.0
+        offsets[..., 1] = offsets[..., 1] * sign[:, None]
+        start = states[rows, frames][:, _BALL_POSITION]
+        return [(int(r), int(f), start[i] + offsets[i]) for i, (r, f) in enumerate(zip(rows, frames, strict=True))]
+
+
+def contact_examples(
+    states: list[torch.Tensor], caption_ids: list[torch.Tensor], frames: tuple[int, ...], num_surfaces: int
+) -> dict[str, torch.Tensor]:
+    """Training examples from sequences of flat states: every contact with all `frames` after it in the sequence.
+    Returns ``inputs`` ``(N, INPUTS)``, ``caption`` ``(N,)`` (the striker's caption id at the contact) and
+    ``targets`` ``(N, len(frames), 3)`` (offsets in 12 m units, mirrored like the inputs)."""
+    inputs, captions, targets = [], [], []
+    for seq, ids in zip(states, caption_ids, strict=True):
+        hit = torch.nonzero(contacts(seq.unsqueeze(0))[0]).flatten()
+        hit = hit[hit + max(frames) < len(seq)]
+        if not len(hit):
+            continue
+        x, sign = planner_inputs(seq.unsqueeze(0).expand(len(hit), -1, -1), hit, num_surfaces)
+        later = torch.stack([seq[hit + k][:, _BALL_POSITION] for k in frames], dim=1)  # (N, K, 3)
+        offset = (later - seq[hit][:, None, _BALL_POSITION]) / 12.0
+        offset[..., 1] = offset[..., 1] * sign[:, None]
+        inputs.append(x)
+        captions.append(ids[hit, striker_of(seq[hit])])
+        targets.append(offset)
+    if not inputs:
+        raise ValueError("no racket contacts in these sequences")
+    return {"inputs": torch.cat(inputs), "caption": torch.cat(captions), "targets": torch.cat(targets)}

@@ -1,0 +1,111 @@
+"""``python -m world_models train lge-planner``: add a trained launch planner (`planner.LaunchPlanner`) to an LGE
+checkpoint.
+
+The planner learns, from the engine points the animation model trained on (the run folder's cached data, or
+generated as ``train lge`` does), where the ball is a few frames after each racket contact given the striker's
+caption. The animation model's weights are copied unchanged; the output is a new LGE checkpoint whose sampling
+uses the planner, with the planner's validation error in its info and in ``RUN/planner.json``.
+
+    python -m world_models train lge-planner --checkpoint lge_tennis_small --run runs/planner --engine-sequences 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from world_models.core.checkpoint import load_state_dict_strict
+from world_models.core.command import command_line
+from world_models.lge.planner import contact_examples
+from world_models.lge.train import _data
+from world_models.lge.world import LGEWorldModel
+from world_models.zoo import checkpoint_path, load_model, save_model
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", default="lge_tennis_small", help="LGE checkpoint to add the planner to")
+    parser.add_argument("--run", required=True, help="run folder: data cache, planner.json, the new checkpoint")
+    parser.add_argument("--out", default=None, help="path of the new checkpoint, no extension (default: RUN/lge)")
+    parser.add_argument("--frames", type=int, nargs="+", default=[3, 8], help="planned frames after the contact")
+    parser.add_argument("--width", type=int, default=256, help="hidden width of the planner's MLP")
+    parser.add_argument("--data", default=None, help="tennis dataset folder (default: generate engine points)")
+    parser.add_argument("--engine-sequences", type=int, default=2000, help="engine points when --data is not given")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the engine points and of training")
+    parser.add_argument("--steps", type=int, default=4000, help="optimisation steps")
+    parser.add_argument("--batch-size", type=int, default=256, help="contacts per step")
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak Adam learning rate (cosine decay)")
+    parser.add_argument("--raw-text", action="store_true",
+                        help="centred, uniformly scaled embeddings instead of whitened ones")  # fmt: skip
+    parser.add_argument("--text-noise", type=float, default=0.0,
+                        help="std of Gaussian noise added to the (whitened) caption embedding in training, relative "
+                        "to its per-direction spread: robustness to phrasings the engine never uses")  # fmt: skip
+    parser.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--text-encoder", default=None, help="local Hugging Face encoder folder (default: MiniLM)")
+
+
+def _error_m(planner, examples: dict, table: torch.Tensor) -> list[float]:
+    """Median distance (m) between planned and true ball positions at each planned frame."""
+    with torch.no_grad():
+        predicted = planner(table[examples["caption"]], examples["inputs"])
+    distance = (predicted - examples["targets"]).norm(dim=-1) * 12.0  # (N, K)
+    return distance.median(0).values.tolist()
+
+
+def run(args: argparse.Namespace) -> int:
+    torch.set_num_threads(args.threads)
+    run_dir = Path(args.run)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    source, header, extras = load_model(checkpoint_path(args.checkpoint), family="lge")
+    config = dataclasses.replace(source.config, planner_frames=tuple(args.frames), planner_width=args.width)
+    model = LGEWorldModel(config)
+    state = {k: v for k, v in source.state_dict().items() if not k.startswith("animation.planner.")}
+    fresh = {k: v for k, v in model.state_dict().items() if k.startswith("animation.planner.")}
+    load_state_dict_strict(model, {**state, **fresh}, str(args.checkpoint))
+    model.load_extras(extras)
+    planner = model.animation.planner
+
+    train, held_out, table = _data(args, config.frame_stride, run_dir)
+    examples = contact_examples(train.states, train.caption_ids, config.planner_frames, config.num_surfaces)
+    validation = contact_examples(held_out.states, held_out.caption_ids, config.planner_frames, config.num_surfaces)
+    captions = torch.unique(examples["caption"])
+    planner.set_text_statistics(table[captions], whiten=not args.raw_text)
+    generator = torch.Generator().manual_seed(args.seed)
+    optimizer = torch.optim.AdamW(planner.net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    n = len(examples["caption"])
+    bar = tqdm(range(args.steps), desc="train lge-planner", unit="step")
+    start = time.monotonic()
+    for step in bar:
+        for group in optimizer.param_groups:
+            group["lr"] = args.lr * 0.5 * (1 + torch.cos(torch.tensor(torch.pi * step / args.steps)).item())
+        pick = torch.randint(n, (args.batch_size,), generator=generator)
+        predicted = planner(table[examples["caption"][pick]], examples["inputs"][pick], noise=args.text_noise,
+                            generator=generator)  # fmt: skip
+        loss = (predicted - examples["targets"][pick]).square().mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{loss.item():.2e}")
+    result = {
+        "contacts": {"train": n, "validation": len(validation["caption"])},
+        "frames": list(config.planner_frames),
+        "median_error_m": {"train": _error_m(planner, examples, table),
+                           "validation": _error_m(planner, validation, table)},  # fmt: skip
+        "seconds": time.monotonic() - start,
+        "command": command_line(args, "python -m world_models train lge-planner"),
+    }
+    (run_dir / "planner.json").write_text(json.dumps(result, indent=2))
+    info = dict(header.get("info", {}))
+    info["planner"] = {k: result[k] for k in ("command", "contacts", "median_error_m")}
+    out = Path(args.out) if args.out else run_dir / "lge"
+    save_model(out, model, info=info, extras=model.extras())
+    print(json.dumps(result["median_error_m"]))
+    print(f"saved {out}.safetensors")
+    return 0
