@@ -123,8 +123,9 @@ class AnimationModel(nn.Module):
         states = self._draw(cond, template, steps, guidance, generator)
         if self.planner is None:
             return states
-        # Redraw the windows with a planned shot: the frames up to its contact kept, the ball's planned
-        # positions given as waypoints.
+        # Redraw the windows with a planned shot: the frames up to its contact kept, except the ball's velocity at
+        # the contact (the first draw's launch), which the plan replaces; the ball's planned states given there
+        # and at the planned frames.
         free = cond.known[:, :, 2, BALL_POSITION].amax(-1) == 0  # (B, T)
         plans = self.planner.plan(states, free, text, text_on)
         if not plans:
@@ -132,11 +133,13 @@ class AnimationModel(nn.Module):
         rows = torch.tensor([r for r, _, _ in plans], device=device)
         planned = states[rows].clone()
         again = cond.known[rows].clone()
-        for i, (_, frame, positions) in enumerate(plans):
+        for i, (_, frame, ball) in enumerate(plans):
             again[i, : frame + 1] = 1.0
-            targets = [frame + k for k in self.planner.frames]
-            planned[i, targets, layout.SLICES["ball.position"]] = positions.to(planned.dtype)
+            targets = [frame + k for k in (0, *self.planner.frames)]
+            planned[i, targets, layout.SLICES["ball.position"]] = ball[:, :3].to(planned.dtype)
+            planned[i, targets, layout.SLICES["ball.velocity"]] = ball[:, 3:].to(planned.dtype)
             again[i, targets, 2, BALL_POSITION] = 1.0
+            again[i, targets, 2, BALL_VELOCITY] = 1.0
         redo = Conditioning(self.standardise(to_objects(planned)), again * self.valid, text[rows], text_on[rows],
                             surface[rows])  # fmt: skip
         states = states.clone()

@@ -4,13 +4,15 @@ The animation model decides a shot's launch in its first sampling steps, where t
 noise; its shots land in the captioned area 28% of the time against the engine's 90% (docs/lge.md, sessions 8-12).
 The planner is a small regressor trained on the same engine data: from the striker's caption embedding (whitened
 with the training captions' statistics), the ball's position at the contact, its velocity in the frame before,
-the striker's root and the court surface, it predicts the ball's position at `LGEConfig.planner_frames` frames
-after the contact, relative to the contact point. Both halves train one map: a top player's shot is mirrored
+the striker's root and the court surface, it predicts the ball's position (relative to the contact point) and
+velocity at `LGEConfig.planner_frames` frames after the contact. Both halves train one map: a top player's shot is mirrored
 along the court's length onto the bottom half (x, which the words' "left" and "right" name, is kept).
 
 `AnimationModel.generate` uses it: it draws a window, finds the first racket contact in the generated frames
 whose striker has words, and draws the window again with the frames up to that contact kept and the planned ball
-positions given as waypoints (a conditioning the animation model is trained for). The animation model still
+states given as waypoints. Velocities as well as positions, and all of them on one arc (the planner outputs a
+launch velocity and a constant acceleration, which fit the engine's flights to a centimetre): planned frames
+predicted one by one, or positions alone, bend the generated flight by decimetres where it meets or leaves them. The animation model still
 generates every frame; the planner only says where the ball is headed. Train it with ``python -m world_models
 train lge-planner``.
 """
@@ -33,6 +35,10 @@ _BALL_POSITION = layout.SLICES["ball.position"]
 _BALL_VELOCITY = layout.SLICES["ball.velocity"]
 _ROOTS = (layout.SLICES["bottom.root"], layout.SLICES["top.root"])
 _SURFACE = layout.SLICES["scene.surface"].start
+LAUNCH_UNIT = 30.0
+"""m/s: the planner's launch velocity output is in this unit."""
+ACCELERATION_UNIT = 10.0
+"""m/s^2: the planner's acceleration output is in this unit (gravity, drag and spin)."""
 INPUTS = 3 + 3 + 2 + 3
 """Ball position, incoming ball velocity, striker root (layout-normalised units) and the surface (one-hot)."""
 
@@ -71,7 +77,8 @@ def planner_inputs(states: torch.Tensor, frame: torch.Tensor, num_surfaces: int)
 
 
 class LaunchPlanner(nn.Module):
-    """MLP from (whitened caption embedding, contact inputs) to the ball's offsets at `LGEConfig.planner_frames`."""
+    """MLP from (whitened caption embedding, contact inputs) to a launch velocity and a constant acceleration,
+    read out as the ball's offsets and velocities at `LGEConfig.planner_frames`."""
 
     def __init__(self, config: LGEConfig) -> None:
         super().__init__()
@@ -81,8 +88,9 @@ class LaunchPlanner(nn.Module):
         self.register_buffer("text_mean", torch.zeros(config.text_dim))
         self.register_buffer("text_whiten", torch.eye(config.text_dim))
         self.net = nn.Sequential(
-            nn.Linear(config.text_dim + INPUTS, w), nn.GELU(), nn.Linear(w, w), nn.GELU(), nn.Linear(w, 3 * len(self.frames))
+            nn.Linear(config.text_dim + INPUTS, w), nn.GELU(), nn.Linear(w, w), nn.GELU(), nn.Linear(w, 6)
         )
+        self.dt = config.frame_stride / 25.0
 
     @torch.no_grad()
     def set_text_statistics(self, embeddings: torch.Tensor, whiten: bool = True) -> None:
@@ -96,21 +104,32 @@ class LaunchPlanner(nn.Module):
         self.text_whiten.copy_(whitening_matrix)
 
     def forward(
-        self, text: torch.Tensor, inputs: torch.Tensor, noise: float = 0.0, generator: torch.Generator | None = None
+        self,
+        text: torch.Tensor,
+        inputs: torch.Tensor,
+        noise: float = 0.0,
+        generator: torch.Generator | None = None,
+        frames: tuple[int, ...] | None = None,
     ) -> torch.Tensor:
-        """Offsets ``(N, len(frames), 3)`` in units of 12 m, mirrored frame (see `planner_inputs`); ``noise``
-        perturbs the whitened text (training only)."""
+        """Offsets (units of 12 m) and velocities (units of 30 m/s) ``(N, len(frames), 6)`` at ``frames`` after the
+        contact (default `planner_frames`; 0 is the contact, whose velocity is the launch), mirrored (see
+        `planner_inputs`); ``noise`` perturbs the whitened text (training only)."""
         whitened = (text - self.text_mean) @ self.text_whiten
         if noise:
             whitened = whitened + noise * torch.randn(whitened.shape, generator=generator, device=whitened.device)
-        return self.net(torch.cat([whitened, inputs], dim=1)).view(-1, len(self.frames), 3)
+        arc = self.net(torch.cat([whitened, inputs], dim=1))
+        launch, acceleration = arc[:, None, :3] * LAUNCH_UNIT, arc[:, None, 3:] * ACCELERATION_UNIT  # (N, 1, 3)
+        t = torch.tensor(self.frames if frames is None else frames, device=arc.device, dtype=arc.dtype)[:, None]
+        t = t * self.dt  # (K, 1) seconds
+        offset = launch * t + 0.5 * acceleration * t * t
+        return torch.cat([offset / 12.0, (launch + acceleration * t) / 30.0], dim=-1)
 
     @torch.no_grad()
     def plan(
         self, states: torch.Tensor, free: torch.Tensor, text: torch.Tensor, text_on: torch.Tensor
     ) -> list[tuple[int, int, torch.Tensor]]:
         """Waypoints for generated windows ``(B, T, S)``: for each row with a planned shot, ``(row, contact frame,
-        positions (len(frames), 3) m)``, the first contact whose striker has words (``text`` ``(B, T, 2, E)``,
+        ball states (1 + len(frames), 6): positions m and velocities m/s at the contact and the planned frames)``, the first contact whose striker has words (``text`` ``(B, T, 2, E)``,
         ``text_on`` ``(B, T, 2)``) and whose planned frames are inside the window and ``free`` ``(B, T)`` (not
         given)."""
         hits = contacts(states)
@@ -130,10 +149,10 @@ class LaunchPlanner(nn.Module):
         frames = torch.tensor([f[1] for f in found], device=states.device)
         inputs, sign = planner_inputs(states[rows], frames, self.config.num_surfaces)
         words = text[rows, frames, torch.tensor([f[2] for f in found], device=states.device)]
-        offsets = self(words, inputs) * 12.0
-        offsets[..., 1] = offsets[..., 1] * sign[:, None]
-        start = states[rows, frames][:, _BALL_POSITION]
-        return [(int(r), int(f), start[i] + offsets[i]) for i, (r, f) in enumerate(zip(rows, frames, strict=True))]
+        out = self(words, inputs, frames=(0, *self.frames))
+        out[..., 1::3] = out[..., 1::3] * sign[:, None, None]  # y of the offset and of the velocity
+        ball = torch.cat([states[rows, frames][:, None, _BALL_POSITION] + out[..., :3] * 12.0, out[..., 3:] * 30.0], -1)
+        return [(int(r), int(f), ball[i]) for i, (r, f) in enumerate(zip(rows, frames, strict=True))]
 
 
 def contact_examples(
@@ -141,7 +160,8 @@ def contact_examples(
 ) -> dict[str, torch.Tensor]:
     """Training examples from sequences of flat states: every contact with all `frames` after it in the sequence.
     Returns ``inputs`` ``(N, INPUTS)``, ``caption`` ``(N,)`` (the striker's caption id at the contact) and
-    ``targets`` ``(N, len(frames), 3)`` (offsets in 12 m units, mirrored like the inputs)."""
+    ``targets`` ``(N, len(frames), 6)`` (offsets in 12 m units and velocities in 30 m/s units, mirrored like the
+    inputs)."""
     inputs, captions, targets = [], [], []
     for seq, ids in zip(states, caption_ids, strict=True):
         hit = torch.nonzero(contacts(seq.unsqueeze(0))[0]).flatten()
@@ -150,8 +170,9 @@ def contact_examples(
             continue
         x, sign = planner_inputs(seq.unsqueeze(0).expand(len(hit), -1, -1), hit, num_surfaces)
         later = torch.stack([seq[hit + k][:, _BALL_POSITION] for k in frames], dim=1)  # (N, K, 3)
-        offset = (later - seq[hit][:, None, _BALL_POSITION]) / 12.0
-        offset[..., 1] = offset[..., 1] * sign[:, None]
+        velocity = torch.stack([seq[hit + k][:, _BALL_VELOCITY] for k in frames], dim=1) / 30.0
+        offset = torch.cat([(later - seq[hit][:, None, _BALL_POSITION]) / 12.0, velocity], dim=-1)
+        offset[..., 1::3] = offset[..., 1::3] * sign[:, None, None]
         inputs.append(x)
         captions.append(ids[hit, striker_of(seq[hit])])
         targets.append(offset)

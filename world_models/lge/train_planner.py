@@ -45,6 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text-noise", type=float, default=0.0,
                         help="std of Gaussian noise added to the (whitened) caption embedding in training, relative "
                         "to its per-direction spread: robustness to phrasings the engine never uses")  # fmt: skip
+    parser.add_argument("--mirror", action="store_true",
+                        help="also train on every contact mirrored across the court's length (x negated, 'left' and "
+                        "'right' swapped in its caption): the game is symmetric, and the words must then say which "
+                        "side")  # fmt: skip
     parser.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--text-encoder", default=None, help="local Hugging Face encoder folder (default: MiniLM)")
@@ -54,8 +58,30 @@ def _error_m(planner, examples: dict, table: torch.Tensor) -> list[float]:
     """Median distance (m) between planned and true ball positions at each planned frame."""
     with torch.no_grad():
         predicted = planner(table[examples["caption"]], examples["inputs"])
-    distance = (predicted - examples["targets"]).norm(dim=-1) * 12.0  # (N, K)
+    distance = (predicted - examples["targets"])[..., :3].norm(dim=-1) * 12.0  # (N, K)
     return distance.median(0).values.tolist()
+
+
+def _with_mirrored(examples: dict, table: torch.Tensor, captions: list[str], encoder_path: str | None):
+    """``examples`` plus each one mirrored across the court's length, and the table with the mirrored captions'
+    embeddings appended (their ids offset by the table's length)."""
+    from world_models.core.text import TextEncoder
+    from world_models.lge.evaluate import mirrored
+
+    used = torch.unique(examples["caption"]).tolist()
+    encoder = TextEncoder(encoder_path)
+    embedded = encoder([mirrored(captions[i]) for i in used]).pooled.float()
+    extra = torch.zeros(len(table), table.shape[1])
+    extra[used] = embedded
+    flip_inputs = torch.ones(examples["inputs"].shape[1])
+    flip_inputs[[0, 3, 6]] = -1.0  # x of the ball's position, of its incoming velocity, of the striker's root
+    flip_targets = torch.ones(6)
+    flip_targets[[0, 3]] = -1.0  # x of the offset and of the velocity
+    return {
+        "inputs": torch.cat([examples["inputs"], examples["inputs"] * flip_inputs]),
+        "caption": torch.cat([examples["caption"], examples["caption"] + len(table)]),
+        "targets": torch.cat([examples["targets"], examples["targets"] * flip_targets]),
+    }, torch.cat([table, extra])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
     validation = contact_examples(held_out.states, held_out.caption_ids, config.planner_frames, config.num_surfaces)
     captions = torch.unique(examples["caption"])
     planner.set_text_statistics(table[captions], whiten=not args.raw_text)
+    if args.mirror:
+        examples, table = _with_mirrored(examples, table, train.captions, args.text_encoder)
     generator = torch.Generator().manual_seed(args.seed)
     optimizer = torch.optim.AdamW(planner.net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     n = len(examples["caption"])

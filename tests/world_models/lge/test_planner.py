@@ -51,7 +51,7 @@ def test_planner_learns_the_flights_after_contacts(points):
     few hundred steps fit them (each shot with its own caption) far better than their mean does."""
     model = _tiny_with_planner()
     planner = model.animation.planner
-    states = [_states(p) for p in points]
+    states = [_states(p)[:: model.config.frame_stride] for p in points]  # the model's frame rate
     ids = [torch.zeros(len(s), 2, dtype=torch.long) for s in states]
     examples = contact_examples(states, ids, FRAMES, model.config.num_surfaces)
     assert (examples["targets"][:, -1, 1] > 0).all()  # every shot goes away from its striker: +y once mirrored
@@ -83,16 +83,20 @@ def test_sampling_redraws_a_planned_shot(points):
     plans = model.animation.planner.plan(states, free, text, on)
     assert len(plans) == 1
     row, frame, positions = plans[0]
-    assert row == 0 and bool(contacts(states)[0, frame]) and positions.shape == (len(FRAMES), 3)
+    assert row == 0 and bool(contacts(states)[0, frame]) and positions.shape == (1 + len(FRAMES), 6)
+    torch.testing.assert_close(positions[0, :3], states[0, frame, layout.SLICES["ball.position"]])  # from the contact
 
     # Generation with a plan for the first draw's frame 3: the redrawn window keeps the first draw's frames up to
-    # it, puts the ball where the plan says, and one seed still gives one window.
+    # it, puts the ball where the plan says (at the contact its velocity only), and one seed still gives one window.
     first_draws = []
-    wanted = torch.tensor([[1.0, -3.0, 1.2], [1.5, 2.0, 0.8]])
+    wanted = torch.tensor([[0.0, 0.0, 0.0, 3.0, 20.0, 4.0], [1.0, -3.0, 1.2, 2.5, 19.0, 1.0],
+                           [1.5, 2.0, 0.8, 2.0, 18.0, -2.0]])  # fmt: skip
 
     def fixed_plan(drawn, free, text, text_on):
         first_draws.append(drawn.clone())
-        return [(0, 3, wanted)]
+        plan = wanted.clone()
+        plan[0, :3] = drawn[0, 3, layout.SLICES["ball.position"]]  # a plan starts at the contact
+        return [(0, 3, plan)]
 
     model.animation.planner.plan = fixed_plan
     known = torch.zeros(1, c.window, len(OBJECTS), FEATURE_DIM)
@@ -104,8 +108,10 @@ def test_sampling_redraws_a_planned_shot(points):
 
     window = draw(0)
     assert torch.equal(window, draw(0)) and not torch.equal(window, draw(1))
-    ball = layout.SLICES["ball.position"]
-    torch.testing.assert_close(window[0, [3 + k for k in FRAMES], ball], wanted, atol=1e-4, rtol=1e-4)
+    ball, velocity = layout.SLICES["ball.position"], layout.SLICES["ball.velocity"]
+    torch.testing.assert_close(window[0, [3 + k for k in FRAMES], ball], wanted[1:, :3], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(window[0, [3, 3 + FRAMES[0], 3 + FRAMES[1]], velocity], wanted[:, 3:], atol=1e-4,
+                               rtol=1e-4)  # fmt: skip
     torch.testing.assert_close(window[0, :4, ball], first_draws[0][0, :4, ball], atol=1e-4, rtol=1e-4)
     assert not torch.allclose(window[0, 4:], first_draws[0][0, 4:])
 
@@ -119,7 +125,7 @@ def test_train_lge_planner_command(tmp_path):
     run = tmp_path / "run"
     command = [sys.executable, "-m", "world_models", "train", "lge-planner", "--checkpoint",
                str(tmp_path / "base.safetensors"), "--run", str(run), "--engine-sequences", "12", "--steps", "30",
-               "--frames", "2", "4", "--width", "32", "--raw-text", "--text-noise", "1.0"]  # fmt: skip
+               "--frames", "2", "4", "--width", "32", "--raw-text", "--text-noise", "1.0", "--mirror"]  # fmt: skip
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
