@@ -194,7 +194,10 @@ def warm_start(
     # switches add parts that start as identities: a run may switch them on (`grow_from`), never off.
     cls = type(model.config)
     growth = getattr(cls, "GROWTH_FIELDS", ()) + getattr(cls, "REDISCOVERY_FIELDS", ())
-    ignore = getattr(cls, "SAMPLER_FIELDS", ()) + getattr(cls, "LOSS_FIELDS", ()) + growth
+    added = getattr(cls, "ADDED_FIELDS", ())
+    ignore = getattr(cls, "SAMPLER_FIELDS", ()) + getattr(cls, "LOSS_FIELDS", ()) + growth + added
+    if any(getattr(source.config, f) != getattr(model.config, f) for f in added):
+        source.strip_added_parts()  # parts trained after the model (LGE's planner) do not carry over
     mine = {k: v for k, v in config_to_dict(model.config).items() if k not in ignore}
     if {k: v for k, v in config_to_dict(source.config).items() if k not in ignore} != mine:
         raise CheckpointError(

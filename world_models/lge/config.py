@@ -28,6 +28,10 @@ class LGEConfig:
     """Switches that add parts whose initial values leave the network's function unchanged: a run may switch them
     on when it continues weights trained without them (`AnimationNetwork.grow_from`)."""
 
+    ADDED_FIELDS: ClassVar[tuple[str, ...]] = ("planner_frames", "planner_width")
+    """Parts trained after the animation model by their own command (the launch planner, ``train lge-planner``): a
+    run that continues a checkpoint's weights (``train lge --init``) leaves them out; add them again after it."""
+
     window: int = 24
     """Frames generated together by one sampling run (one attention window)."""
     context: int = 6

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from world_models.core.checkpoint import load_state_dict_strict
 from world_models.core.command import command_line
 from world_models.lge.planner import contact_examples
-from world_models.lge.train import _data
+from world_models.lge.train import _data, seeded_init
 from world_models.lge.world import LGEWorldModel
 from world_models.zoo import checkpoint_path, load_model, save_model
 
@@ -90,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     source, header, extras = load_model(checkpoint_path(args.checkpoint), family="lge")
     config = dataclasses.replace(source.config, planner_frames=tuple(args.frames), planner_width=args.width)
-    model = LGEWorldModel(config)
+    with seeded_init(args.seed):  # the planner's initial weights
+        model = LGEWorldModel(config)
     state = {k: v for k, v in source.state_dict().items() if not k.startswith("animation.planner.")}
     fresh = {k: v for k, v in model.state_dict().items() if k.startswith("animation.planner.")}
     load_state_dict_strict(model, {**state, **fresh}, str(args.checkpoint))

@@ -103,6 +103,12 @@ class LGEWorldModel(WorldModel):
         if wrong:
             raise CheckpointError(f"cannot grow from a model that differs in {wrong}")
 
+    def strip_added_parts(self) -> None:
+        """Drop the launch planner (`LGEConfig.ADDED_FIELDS`), as a run continuing these weights starts without
+        it."""
+        self.animation.planner = None
+        self.config.planner_frames = ()  # the animation model shares this config
+
     def set_start_states(self, states: torch.Tensor) -> None:
         """Held-out single starting states ``(N, STATE_SIZE)`` that `initial_state` draws from."""
         self.set_start_prefixes(list(states.float().unsqueeze(1)))

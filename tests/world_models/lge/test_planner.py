@@ -14,6 +14,7 @@ from world_models.engines.tennis import layout
 from world_models.engines.tennis.sequence import generate
 from world_models.lge.objects import FEATURE_DIM, OBJECTS
 from world_models.lge.planner import contact_examples, contacts, striker_of
+from world_models.zoo import warm_start
 
 FRAMES = (2, 4)
 
@@ -136,6 +137,11 @@ def test_train_lge_planner_command(tmp_path):
     assert "train lge-planner" in header["info"]["planner"]["command"]
     weights = model.state_dict()
     for key, value in source.state_dict().items():
+        assert torch.equal(weights[key], value), key
+    # `train lge --init` continues the animation weights without the planner (it is added again afterwards).
+    continued = build_model("lge", "tiny")
+    assert warm_start(continued, run / "lge.safetensors")[0] == 7 and continued.animation.planner is None
+    for key, value in continued.state_dict().items():
         assert torch.equal(weights[key], value), key
     with pytest.raises(ValueError, match="planner_frames"):
         dataclasses.replace(model.config, planner_frames=(4, 2))
