@@ -1,20 +1,21 @@
 """The launch planner: where a struck ball goes in the frames after the racket contact, from the striker's words.
 
 The animation model decides a shot's launch in its first sampling steps, where the words are a whisper beside the
-noise; its shots land in the captioned area 28% of the time against the engine's 90% (docs/lge.md, sessions 8-12).
+noise; its shots land in the captioned area 28% of the time against the engine's 93% (docs/lge.md, sessions 8-12).
 The planner is a small regressor trained on the same engine data: from the striker's caption embedding (whitened
-with the training captions' statistics), the ball's position at the contact, its velocity in the frame before,
-the striker's root and the court surface, it predicts the ball's position (relative to the contact point) and
-velocity at `LGEConfig.planner_frames` frames after the contact. Both halves train one map: a top player's shot is mirrored
-along the court's length onto the bottom half (x, which the words' "left" and "right" name, is kept).
+with the training captions' statistics, or only centred and scaled: ``--raw-text``), the ball's position at the
+contact, its velocity in the frame before, the striker's root and the court surface, it predicts the ball's
+position (relative to the contact point) and velocity at `LGEConfig.planner_frames` frames after the contact. Both
+halves train one map: a top player's shot is mirrored along the court's length onto the bottom half (x, which the
+words' "left" and "right" name, is kept).
 
 `AnimationModel.generate` uses it: it draws a window, finds the first racket contact in the generated frames
 whose striker has words, and draws the window again with the frames up to that contact kept and the planned ball
 states given as waypoints. Velocities as well as positions, and all of them on one arc (the planner outputs a
 launch velocity and a constant acceleration, which fit the engine's flights to a centimetre): planned frames
-predicted one by one, or positions alone, bend the generated flight by decimetres where it meets or leaves them. The animation model still
-generates every frame; the planner only says where the ball is headed. Train it with ``python -m world_models
-train lge-planner``.
+predicted one by one, or positions alone, bend the generated flight by decimetres where it meets or leaves them.
+The animation model still generates every frame; the planner only says where the ball is headed. Train it with
+``python -m world_models train lge-planner``.
 """
 
 from __future__ import annotations
@@ -129,9 +130,9 @@ class LaunchPlanner(nn.Module):
         self, states: torch.Tensor, free: torch.Tensor, text: torch.Tensor, text_on: torch.Tensor
     ) -> list[tuple[int, int, torch.Tensor]]:
         """Waypoints for generated windows ``(B, T, S)``: for each row with a planned shot, ``(row, contact frame,
-        ball states (1 + len(frames), 6): positions m and velocities m/s at the contact and the planned frames)``, the first contact whose striker has words (``text`` ``(B, T, 2, E)``,
-        ``text_on`` ``(B, T, 2)``) and whose planned frames are inside the window and ``free`` ``(B, T)`` (not
-        given)."""
+        ball states (1 + len(frames), 6))``, positions (m) and velocities (m/s) at the contact and the planned
+        frames, for the first contact whose striker has words (``text`` ``(B, T, 2, E)``, ``text_on`` ``(B, T, 2)``)
+        and whose planned frames are all inside the window and ``free`` ``(B, T)`` (not given)."""
         hits = contacts(states)
         t = states.shape[1]
         found = []
