@@ -43,8 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--raw-text", action="store_true",
                         help="centred, uniformly scaled embeddings instead of whitened ones")  # fmt: skip
     parser.add_argument("--text-noise", type=float, default=0.0,
-                        help="std of Gaussian noise added to the (whitened) caption embedding in training, relative "
-                        "to its per-direction spread: robustness to phrasings the engine never uses")  # fmt: skip
+                        help="std of Gaussian noise added to the caption embedding (whitened, or centred and scaled) "
+                        "in training, relative to its per-direction spread: robustness to phrasings the engine never "
+                        "uses")  # fmt: skip
     parser.add_argument("--mirror", action="store_true",
                         help="also train on every contact mirrored across the court's length (x negated, 'left' and "
                         "'right' swapped in its caption): the game is symmetric, and the words must then say which "
