@@ -153,13 +153,20 @@ def depth_turns(vy: torch.Tensor) -> torch.Tensor:
     return torch.sign(vy[..., 1:]) * torch.sign(vy[..., :-1]) < 0
 
 
-def near_contact(states: torch.Tensor) -> torch.Tensor:
-    """bool ``(B, T)``: frames within `CONTACT_FRAMES` of a racket (or net) contact in flat states
-    ``(B, T, STATE_SIZE)``: where the ball's depth velocity reverses or jumps by more than 10 m/s in a frame (a
-    strike sends it back, a serve sends it off from rest; a bounce changes it by a few m/s at most)."""
+def depth_changes(states: torch.Tensor) -> torch.Tensor:
+    """bool ``(B, T)``: frames of flat states ``(B, T, STATE_SIZE)`` into which the ball's depth velocity reverses
+    or jumps by more than 10 m/s (a strike sends it back, a serve sends it off from rest; a bounce changes it by a
+    few m/s at most): racket or net contacts. Frame 0 is never one (its previous frame is unknown)."""
     vy = states[:, :, layout.SLICES["ball.velocity"].start + 1]
     contact = torch.zeros(vy.shape, dtype=torch.bool, device=vy.device)
     contact[:, 1:] = depth_turns(vy) | ((vy[:, 1:] - vy[:, :-1]).abs() > 10.0)
+    return contact
+
+
+def near_contact(states: torch.Tensor) -> torch.Tensor:
+    """bool ``(B, T)``: frames within `CONTACT_FRAMES` of a racket (or net) contact (`depth_changes`) in flat states
+    ``(B, T, STATE_SIZE)``."""
+    contact = depth_changes(states)
     width = 2 * CONTACT_FRAMES + 1
     spread = torch.nn.functional.max_pool1d(contact[:, None].float(), width, stride=1, padding=CONTACT_FRAMES)
     return spread[:, 0] > 0
@@ -198,6 +205,7 @@ __all__ = [
     "CONTACT_FRAMES",
     "StateSequences",
     "WindowSampler",
+    "depth_changes",
     "depth_turns",
     "embed_captions",
     "from_dataset",

@@ -25,7 +25,7 @@ from torch import nn
 
 from world_models.engines.tennis import layout
 from world_models.lge.config import LGEConfig
-from world_models.lge.data import depth_turns
+from world_models.lge.data import depth_changes
 from world_models.lge.network import whitening
 
 CONTACT_SPEED = 3.0
@@ -46,15 +46,12 @@ INPUTS = 3 + 3 + 2 + 3
 
 def contacts(states: torch.Tensor) -> torch.Tensor:
     """bool ``(B, T)``: frames at which a racket sends the ball away (flat states ``(B, T, STATE_SIZE)``): its depth
-    velocity turns (or jumps from rest, a serve) to at least `CONTACT_SPEED` away from the half it is on. Frame 0
-    is never one (its previous frame is unknown)."""
+    velocity turns (or jumps from rest, a serve; `data.depth_changes`) to at least `CONTACT_SPEED` away from the
+    half it is on. Frame 0 is never one (its previous frame is unknown)."""
     vy = states[..., _BALL_VELOCITY.start + 1]
     y = states[..., _BALL_POSITION.start + 1]
-    out = torch.zeros(vy.shape, dtype=torch.bool, device=vy.device)
-    turned = depth_turns(vy) | ((vy[:, 1:] - vy[:, :-1]).abs() > 10.0)
-    away = -torch.sign(y[:, 1:]) * vy[:, 1:] >= CONTACT_SPEED  # the bottom half is y < 0: away is +y
-    out[:, 1:] = turned & away
-    return out
+    away = -torch.sign(y) * vy >= CONTACT_SPEED  # the bottom half is y < 0: away is +y
+    return depth_changes(states) & away
 
 
 def striker_of(states: torch.Tensor) -> torch.Tensor:
