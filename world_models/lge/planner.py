@@ -36,6 +36,10 @@ _BALL_POSITION = layout.SLICES["ball.position"]
 _BALL_VELOCITY = layout.SLICES["ball.velocity"]
 _ROOTS = (layout.SLICES["bottom.root"], layout.SLICES["top.root"])
 _SURFACE = layout.SLICES["scene.surface"].start
+POSITION_UNIT = float(layout.SCALES[_BALL_POSITION.start])
+"""m: the unit of the planner's positions and offsets (the layout's, 12 m; players' roots use it too)."""
+VELOCITY_UNIT = float(layout.SCALES[_BALL_VELOCITY.start])
+"""m/s: the unit of the planner's velocities (the layout's, 30 m/s)."""
 LAUNCH_UNIT = 30.0
 """m/s: the planner's launch velocity output is in this unit."""
 ACCELERATION_UNIT = 10.0
@@ -67,9 +71,9 @@ def planner_inputs(states: torch.Tensor, frame: torch.Tensor, num_surfaces: int)
     striker = striker_of(at)
     sign = 1.0 - 2.0 * striker.to(states.dtype)
     flip = torch.stack([torch.ones_like(sign), sign, torch.ones_like(sign)], dim=1)  # (N, 3): y mirrored
-    position = at[:, _BALL_POSITION] / 12.0 * flip
-    velocity = before[:, _BALL_VELOCITY] / 30.0 * flip
-    root = torch.where(striker[:, None].bool(), at[:, _ROOTS[1]], at[:, _ROOTS[0]]) / 12.0 * flip[:, :2]
+    position = at[:, _BALL_POSITION] / POSITION_UNIT * flip
+    velocity = before[:, _BALL_VELOCITY] / VELOCITY_UNIT * flip
+    root = torch.where(striker[:, None].bool(), at[:, _ROOTS[1]], at[:, _ROOTS[0]]) / POSITION_UNIT * flip[:, :2]
     surface = nn.functional.one_hot(at[:, _SURFACE].round().long().clamp(0, num_surfaces - 1), num_surfaces)
     return torch.cat([position, velocity, root, surface.to(states.dtype)], dim=1), sign
 
@@ -109,7 +113,7 @@ class LaunchPlanner(nn.Module):
         generator: torch.Generator | None = None,
         frames: tuple[int, ...] | None = None,
     ) -> torch.Tensor:
-        """Offsets (units of 12 m) and velocities (units of 30 m/s) ``(N, len(frames), 6)`` at ``frames`` after the
+        """Offsets (`POSITION_UNIT`) and velocities (`VELOCITY_UNIT`) ``(N, len(frames), 6)`` at ``frames`` after the
         contact (default `planner_frames`; 0 is the contact, whose velocity is the launch), mirrored (see
         `planner_inputs`); ``noise`` perturbs the whitened text (training only)."""
         whitened = (text - self.text_mean) @ self.text_whiten
@@ -120,7 +124,7 @@ class LaunchPlanner(nn.Module):
         t = torch.tensor(self.frames if frames is None else frames, device=arc.device, dtype=arc.dtype)[:, None]
         t = t * self.dt  # (K, 1) seconds
         offset = launch * t + 0.5 * acceleration * t * t
-        return torch.cat([offset / 12.0, (launch + acceleration * t) / 30.0], dim=-1)
+        return torch.cat([offset / POSITION_UNIT, (launch + acceleration * t) / VELOCITY_UNIT], dim=-1)
 
     @torch.no_grad()
     def plan(
@@ -149,7 +153,8 @@ class LaunchPlanner(nn.Module):
         words = text[rows, frames, torch.tensor([f[2] for f in found], device=states.device)]
         out = self(words, inputs, frames=(0, *self.frames))
         out[..., 1::3] = out[..., 1::3] * sign[:, None, None]  # y of the offset and of the velocity
-        ball = torch.cat([states[rows, frames][:, None, _BALL_POSITION] + out[..., :3] * 12.0, out[..., 3:] * 30.0], -1)
+        start = states[rows, frames][:, None, _BALL_POSITION]
+        ball = torch.cat([start + out[..., :3] * POSITION_UNIT, out[..., 3:] * VELOCITY_UNIT], dim=-1)
         return [(int(r), int(f), ball[i]) for i, (r, f) in enumerate(zip(rows, frames, strict=True))]
 
 
@@ -158,7 +163,7 @@ def contact_examples(
 ) -> dict[str, torch.Tensor]:
     """Training examples from sequences of flat states: every contact with all `frames` after it in the sequence.
     Returns ``inputs`` ``(N, INPUTS)``, ``caption`` ``(N,)`` (the striker's caption id at the contact) and
-    ``targets`` ``(N, len(frames), 6)`` (offsets in 12 m units and velocities in 30 m/s units, mirrored like the
+    ``targets`` ``(N, len(frames), 6)`` (offsets and velocities in the planner's units, mirrored like the
     inputs)."""
     inputs, captions, targets = [], [], []
     for seq, ids in zip(states, caption_ids, strict=True):
@@ -168,8 +173,8 @@ def contact_examples(
             continue
         x, sign = planner_inputs(seq.unsqueeze(0).expand(len(hit), -1, -1), hit, num_surfaces)
         later = torch.stack([seq[hit + k][:, _BALL_POSITION] for k in frames], dim=1)  # (N, K, 3)
-        velocity = torch.stack([seq[hit + k][:, _BALL_VELOCITY] for k in frames], dim=1) / 30.0
-        offset = torch.cat([(later - seq[hit][:, None, _BALL_POSITION]) / 12.0, velocity], dim=-1)
+        velocity = torch.stack([seq[hit + k][:, _BALL_VELOCITY] for k in frames], dim=1) / VELOCITY_UNIT
+        offset = torch.cat([(later - seq[hit][:, None, _BALL_POSITION]) / POSITION_UNIT, velocity], dim=-1)
         offset[..., 1::3] = offset[..., 1::3] * sign[:, None, None]
         inputs.append(x)
         captions.append(ids[hit, striker_of(seq[hit])])

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from world_models.core.checkpoint import load_state_dict_strict
 from world_models.core.command import command_line
-from world_models.lge.planner import contact_examples
+from world_models.lge.planner import POSITION_UNIT, contact_examples
 from world_models.lge.train import _data, seeded_init
 from world_models.lge.world import LGEWorldModel
 from world_models.zoo import checkpoint_path, load_model, save_model
@@ -59,7 +59,7 @@ def _error_m(planner, examples: dict, table: torch.Tensor) -> list[float]:
     """Median distance (m) between planned and true ball positions at each planned frame."""
     with torch.no_grad():
         predicted = planner(table[examples["caption"]], examples["inputs"])
-    distance = (predicted - examples["targets"])[..., :3].norm(dim=-1) * 12.0  # (N, K)
+    distance = (predicted - examples["targets"])[..., :3].norm(dim=-1) * POSITION_UNIT  # (N, K)
     return distance.median(0).values.tolist()
 
 
