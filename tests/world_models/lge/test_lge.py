@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from world_models import build_model, load_model, save_model
+from world_models import build_model, load_model, preset, save_model
 from world_models.engines.tennis import layout
 from world_models.engines.tennis.sequence import generate
 from world_models.lge.data import CONTACT_FRAMES, WindowSampler, _collect, near_contact, random_known_mask
@@ -26,7 +26,7 @@ def data(points):
 
 def _model(**changes):
     torch.manual_seed(0)
-    return build_model("lge", dataclasses.replace(build_model("lge", "tiny").config, **changes) if changes else "tiny")
+    return build_model("lge", dataclasses.replace(preset("lge", "tiny"), **changes))
 
 
 def _loss_setup(data, **changes):

@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from world_models import build_model, load_model, save_model
+from world_models import build_model, load_model, preset, save_model
 from world_models.engines.tennis import layout
 from world_models.engines.tennis.sequence import generate
 from world_models.lge.objects import FEATURE_DIM, OBJECTS
@@ -43,7 +43,7 @@ def test_contacts_are_the_engine_shots(points):
 
 def _tiny_with_planner():
     torch.manual_seed(0)
-    config = dataclasses.replace(build_model("lge", "tiny").config, planner_frames=FRAMES, planner_width=32)
+    config = dataclasses.replace(preset("lge", "tiny"), planner_frames=FRAMES, planner_width=32)
     return build_model("lge", config)
 
 
