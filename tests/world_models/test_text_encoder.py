@@ -47,3 +47,20 @@ def test_environment_variable_points_at_another_encoder(monkeypatch, tmp_path):
     assert default_text_encoder_path() == tmp_path / "elsewhere"
     with pytest.raises(FileNotFoundError, match="elsewhere"):
         TextEncoder()
+
+
+def test_long_captions_are_read_to_the_end(encoder):
+    """The engine's longest captions (46 tokens) are embedded whole: where the ball goes is their last clause."""
+    start = ("the player at the bottom hurries over to the left side and back towards the baseline to reach the ball "
+             "and then returns with a two-handed backhand, sending the ball")  # fmt: skip
+    left, right = encoder([f"{start} to the left corner down the line", f"{start} to the right corner down the line"]).pooled
+    assert len(encoder.tokenizer(f"{start} to the left corner down the line")["input_ids"]) > 32
+    assert not torch.allclose(left, right)
+
+
+def test_batching_does_not_change_embeddings(encoder):
+    """Strings are padded to their batch's longest: embedded alone or beside a longer one, they are the same."""
+    fresh = TextEncoder()
+    alone = fresh(["a short caption"]).pooled
+    beside = TextEncoder()(["a short caption", "a much longer caption " * 5]).pooled[0]
+    torch.testing.assert_close(alone[0], beside, atol=1e-6, rtol=1e-5)

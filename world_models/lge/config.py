@@ -96,8 +96,8 @@ class LGEConfig:
     generated positions pull (0: integrate the velocities from the given frames; None: keep the raw positions)."""
     planner_frames: tuple[int, ...] = ()
     """Frames after a racket contact at which a launch planner (`planner.LaunchPlanner`, trained by ``train
-    lge-planner`` after the animation model) places the ball; sampling then redraws a window with them given
-    (empty: no planner)."""
+    lge-planner`` after the animation model) places the ball; sampling then redraws a window with those inside it
+    and before the ball comes down given (empty: no planner)."""
     planner_width: int = 256
     """Hidden width of the launch planner's MLP."""
     num_surfaces: int = 3

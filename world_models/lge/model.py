@@ -130,12 +130,12 @@ class AnimationModel(nn.Module):
         plans = self.planner.plan(states, free, text, text_on)
         if not plans:
             return states
-        rows = torch.tensor([r for r, _, _ in plans], device=device)
+        rows = torch.tensor([plan[0] for plan in plans], device=device)
         planned = states[rows].clone()
         again = cond.known[rows].clone()
-        for i, (_, frame, ball) in enumerate(plans):
+        for i, (_, frame, steps_after, ball) in enumerate(plans):
             again[i, : frame + 1] = 1.0
-            targets = [frame + k for k in (0, *self.planner.frames)]
+            targets = [frame + k for k in (0, *steps_after)]
             planned[i, targets, layout.SLICES["ball.position"]] = ball[:, :3].to(planned.dtype)
             planned[i, targets, layout.SLICES["ball.velocity"]] = ball[:, 3:].to(planned.dtype)
             again[i, targets, 2, BALL_POSITION] = 1.0

@@ -29,6 +29,7 @@ from world_models.core.device import (
     training_generators,
 )
 from world_models.core.ema import ParameterAverage
+from world_models.core.text import MAX_TOKENS, TextEncoder
 from world_models.lge.config import LGEConfig
 from world_models.lge.data import (
     StateSequences,
@@ -111,6 +112,11 @@ def _data(args: argparse.Namespace, stride: int, run: Path) -> tuple[StateSequen
         payload = torch.load(cache, map_location="cpu", weights_only=True)
         train = StateSequences(**payload["train"])
         held_out = StateSequences(**payload["held_out"])
+        if payload.get("text_max_tokens", 32) != MAX_TOKENS:
+            # Cached with captions cut at another length (32 before session 13): embed them again.
+            payload["text_table"] = embed_captions(train.captions + held_out.captions, TextEncoder(args.text_encoder))
+            payload["text_max_tokens"] = MAX_TOKENS
+            save_training_state(cache, payload)
         return train, held_out, payload["text_table"]
     if args.data:
         train = from_dataset(args.data, "train", stride)
@@ -119,8 +125,6 @@ def _data(args: argparse.Namespace, stride: int, run: Path) -> tuple[StateSequen
         n = args.engine_sequences
         train = from_engine(n, args.seed, stride)
         held_out = from_engine(max(8, n // 10), args.seed, stride, first_index=n)
-    from world_models.core.text import TextEncoder
-
     encoder = TextEncoder(args.text_encoder)
     # One table for both splits: held-out captions are embedded too (they are conditioning, not targets).
     offset = len(train.captions)
@@ -130,6 +134,7 @@ def _data(args: argparse.Namespace, stride: int, run: Path) -> tuple[StateSequen
         "train": {"states": train.states, "caption_ids": train.caption_ids, "captions": train.captions},
         "held_out": {"states": held_out.states, "caption_ids": held_out.caption_ids, "captions": held_out.captions},
         "text_table": table,
+        "text_max_tokens": encoder.max_length,
     }
     save_training_state(cache, payload)
     return train, held_out, table

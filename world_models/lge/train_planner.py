@@ -22,6 +22,10 @@ from tqdm import tqdm
 
 from world_models.core.checkpoint import load_state_dict_strict
 from world_models.core.command import command_line
+from world_models.core.text import TextEncoder
+from world_models.engines.tennis.captions import without_movement
+from world_models.lge.data import embed_captions
+from world_models.lge.evaluate import mirrored
 from world_models.lge.planner import POSITION_UNIT, contact_examples
 from world_models.lge.train import _data, seeded_init
 from world_models.lge.world import LGEWorldModel
@@ -50,6 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also train on every contact mirrored across the court's length (x negated, 'left' and "
                         "'right' swapped in its caption): the game is symmetric, and the words must then say which "
                         "side")  # fmt: skip
+    parser.add_argument("--short-captions", type=float, default=0.0,
+                        help="fraction of training contacts whose caption is cut to its shot and aim (how the player "
+                        "ran to the ball left out: `captions.without_movement`), as people and command actions "
+                        "write them")  # fmt: skip
     parser.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--text-encoder", default=None, help="local Hugging Face encoder folder (default: MiniLM)")
@@ -60,29 +68,50 @@ def _error_m(planner, examples: dict, table: torch.Tensor) -> list[float]:
     with torch.no_grad():
         predicted = planner(table[examples["caption"]], examples["inputs"])
     distance = (predicted - examples["targets"])[..., :3].norm(dim=-1) * POSITION_UNIT  # (N, K)
-    return distance.median(0).values.tolist()
+    return [float(d[ok].median()) if ok.any() else None for d, ok in zip(distance.T, examples["valid"].T, strict=True)]
 
 
-def _with_mirrored(examples: dict, table: torch.Tensor, captions: list[str], encoder_path: str | None):
-    """``examples`` plus each one mirrored across the court's length, and the table with the mirrored captions'
-    embeddings appended (their ids offset by the table's length)."""
-    from world_models.core.text import TextEncoder
-    from world_models.lge.evaluate import mirrored
+def _append_texts(table: torch.Tensor, texts: list[str], new: list[str], encoder) -> tuple[torch.Tensor, list[int]]:
+    """The table with the embeddings of the strings of ``new`` it lacks appended (``texts`` lists its rows' strings
+    and grows with it), and each string's row."""
+    rows = {t: i for i, t in enumerate(texts)}
+    missing = sorted({t for t in new if t not in rows})
+    if missing:
+        table = torch.cat([table, embed_captions(missing, encoder).to(table.dtype)])
+        rows.update({t: len(texts) + i for i, t in enumerate(missing)})
+        texts.extend(missing)
+    return table, [rows[t] for t in new]
 
-    used = torch.unique(examples["caption"]).tolist()
-    encoder = TextEncoder(encoder_path)
-    embedded = encoder([mirrored(captions[i]) for i in used]).pooled.float()
-    extra = torch.zeros(len(table), table.shape[1])
-    extra[used] = embedded
+
+def _with_short(examples: dict, table: torch.Tensor, texts: list[str], encoder) -> tuple[dict, torch.Tensor]:
+    """``examples`` with ``short``: the row of each contact's caption cut to its shot and aim
+    (`captions.without_movement`; the caption itself where it names no shot)."""
+    used = sorted({(int(c), int(p)) for c, p in zip(examples["caption"], examples["striker"], strict=True)})
+    cut = [without_movement(texts[c], ("bottom", "top")[p]) or texts[c] for c, p in used]
+    table, rows = _append_texts(table, texts, cut, encoder)
+    row_of = dict(zip(used, rows, strict=True))
+    short = [row_of[(int(c), int(p))] for c, p in zip(examples["caption"], examples["striker"], strict=True)]
+    return {**examples, "short": torch.tensor(short)}, table
+
+
+def _with_mirrored(examples: dict, table: torch.Tensor, texts: list[str], encoder) -> tuple[dict, torch.Tensor]:
+    """``examples`` plus each one mirrored across the court's length ("left" and "right" swapped in its texts),
+    and the table with the mirrored texts' embeddings appended."""
     flip_inputs = torch.ones(examples["inputs"].shape[1])
     flip_inputs[[0, 3, 6]] = -1.0  # x of the ball's position, of its incoming velocity, of the striker's root
     flip_targets = torch.ones(6)
     flip_targets[[0, 3]] = -1.0  # x of the offset and of the velocity
-    return {
+    out = {
         "inputs": torch.cat([examples["inputs"], examples["inputs"] * flip_inputs]),
-        "caption": torch.cat([examples["caption"], examples["caption"] + len(table)]),
         "targets": torch.cat([examples["targets"], examples["targets"] * flip_targets]),
-    }, torch.cat([table, extra])
+        "valid": torch.cat([examples["valid"], examples["valid"]]),
+        "striker": torch.cat([examples["striker"], examples["striker"]]),
+    }
+    for key in ("caption", "short"):
+        if key in examples:
+            table, rows = _append_texts(table, texts, [mirrored(texts[int(i)]) for i in examples[key]], encoder)
+            out[key] = torch.cat([examples[key], torch.tensor(rows)])
+    return out, table
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,8 +133,12 @@ def run(args: argparse.Namespace) -> int:
     validation = contact_examples(held_out.states, held_out.caption_ids, config.planner_frames, config.num_surfaces)
     captions = torch.unique(examples["caption"])
     planner.set_text_statistics(table[captions], whiten=not args.raw_text)
+    texts = train.captions + held_out.captions  # the table's rows
+    encoder = TextEncoder(args.text_encoder) if args.mirror or args.short_captions else None
+    if args.short_captions:
+        examples, table = _with_short(examples, table, texts, encoder)
     if args.mirror:
-        examples, table = _with_mirrored(examples, table, train.captions, args.text_encoder)
+        examples, table = _with_mirrored(examples, table, texts, encoder)
     generator = torch.Generator().manual_seed(args.seed)
     optimizer = torch.optim.AdamW(planner.net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     n = len(examples["caption"])
@@ -115,9 +148,13 @@ def run(args: argparse.Namespace) -> int:
         for group in optimizer.param_groups:
             group["lr"] = args.lr * 0.5 * (1 + torch.cos(torch.tensor(torch.pi * step / args.steps)).item())
         pick = torch.randint(n, (args.batch_size,), generator=generator)
-        predicted = planner(table[examples["caption"][pick]], examples["inputs"][pick], noise=args.text_noise,
-                            generator=generator)  # fmt: skip
-        loss = (predicted - examples["targets"][pick]).square().mean()
+        caption = examples["caption"][pick]
+        if args.short_captions:
+            cut = torch.rand(args.batch_size, generator=generator) < args.short_captions
+            caption = torch.where(cut, examples["short"][pick], caption)
+        predicted = planner(table[caption], examples["inputs"][pick], noise=args.text_noise, generator=generator)
+        valid = examples["valid"][pick, :, None]  # frames after the flight's end carry no target
+        loss = ((predicted - examples["targets"][pick]).square() * valid).sum() / (valid.sum() * predicted.shape[-1])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

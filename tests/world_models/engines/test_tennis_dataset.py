@@ -122,3 +122,23 @@ def test_striker_caption_covers_its_shot_until_the_next_bounce():
                 assert seq.captions[shot.player][end + 1] != caption
                 checked += 1
     assert checked >= 6
+
+
+def test_captions_without_movement_keep_the_shot_and_aim():
+    """`without_movement` cuts a striker's caption to its shot and where it goes: the running is gone, the rest is
+    the caption's own end; a caption that names no shot gives None."""
+    from world_models.engines.tennis.captions import without_movement
+
+    checked = 0
+    for index in range(10):
+        seq = generate(3, index, render=False)
+        for shot in seq.engine.shots:
+            caption = seq.captions[shot.player][shot.frame]
+            short = without_movement(caption, shot.player)
+            assert short is not None and short.startswith(f"the {shot.player} player ")
+            body = short[len(f"the {shot.player} player ") :]
+            assert caption.endswith(body) and len(body) < len(caption)
+            assert not any(word in body for word in ("runs", "sprints", "hurries", "moves", "stays in place"))
+            checked += 1
+    assert checked >= 15
+    assert without_movement("the top player recovers to the middle of the baseline", "top") is None

@@ -11,9 +11,10 @@ import torch
 
 from world_models import build_model, load_model, preset, save_model
 from world_models.engines.tennis import layout
+from world_models.engines.tennis.referee import judge
 from world_models.engines.tennis.sequence import generate
 from world_models.lge.objects import FEATURE_DIM, OBJECTS
-from world_models.lge.planner import contact_examples, contacts, striker_of
+from world_models.lge.planner import contact_examples, contacts, flight_ends, striker_of
 from world_models.zoo import warm_start
 
 FRAMES = (2, 4)
@@ -55,18 +56,60 @@ def test_planner_learns_the_flights_after_contacts(points):
     states = [_states(p)[:: model.config.frame_stride] for p in points]  # the model's frame rate
     ids = [torch.zeros(len(s), 2, dtype=torch.long) for s in states]
     examples = contact_examples(states, ids, FRAMES, model.config.num_surfaces)
-    assert (examples["targets"][:, -1, 1] > 0).all()  # every shot goes away from its striker: +y once mirrored
+    valid = examples["valid"]
+    assert valid[:, 0].all() and (examples["targets"][valid][:, 1] > 0).all()  # away from the striker: +y mirrored
     captions = torch.randn(1000, model.config.text_dim)
     planner.set_text_statistics(captions)
     text = captions[: len(examples["caption"])]
     optimizer = torch.optim.Adam(planner.net.parameters(), lr=3e-3)
     for _ in range(300):
-        loss = (planner(text, examples["inputs"]) - examples["targets"]).square().mean()
+        loss = (planner(text, examples["inputs"]) - examples["targets"])[valid].square().mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    spread = (examples["targets"] - examples["targets"].mean(0)).square().mean().item()
+    spread = (examples["targets"] - examples["targets"].mean(0))[valid].square().mean().item()
     assert loss.item() < 0.2 * spread
+
+
+def test_flights_end_at_bounces_and_contacts(points):
+    """A flight ends where the referee sees a bounce or a strike, and the planner's training frames stop there:
+    frames after the next bounce are not targets (the arc is one flight)."""
+    for point in points:
+        states = _states(point)
+        ends = torch.nonzero(flight_ends(states.unsqueeze(0))[0]).flatten().tolist()
+        j = judge(states.numpy(), 25.0)
+        for event in [*j.bounces, *j.hits]:
+            if 0 < event.frame < len(states) - 1:
+                assert any(abs(event.frame - e) <= 1 for e in ends), event
+    long = (2, 10, 20, 40)
+    examples = contact_examples([_states(p) for p in points], [torch.zeros(len(_states(p)), 2, dtype=torch.long)
+                                                                for p in points], long, 3)  # fmt: skip
+    assert examples["valid"][:, 0].all() and not examples["valid"][:, -1].all()  # 1.6 s: every flight has landed
+    assert (examples["targets"][~examples["valid"]] == 0).all()
+
+
+def test_plan_keeps_the_frames_inside_the_window_and_above_the_ground(points):
+    """A contact near a window's end is planned with the frames that fit; an arc driven into the ground is planned
+    up to where it comes down (the animation model generates the bounce)."""
+    model = _tiny_with_planner()
+    c, planner = model.config, model.animation.planner
+    every = _states(points[0])[:: c.frame_stride].unsqueeze(0)
+    first = int(torch.nonzero(contacts(every)[0]).flatten()[0])
+    text = torch.randn(1, c.window, 2, c.text_dim)
+    on = torch.ones(1, c.window, 2, dtype=torch.bool)
+    free = torch.ones(1, c.window, dtype=torch.bool)
+    last = planner.net[-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.copy_(torch.tensor([0.0, 0.6, 0.2, 0.0, 0.0, -1.0]))  # 18 m/s away, 6 m/s up, gravity
+    late = every[:, first - (c.window - 3) : first + 3]  # the contact 3 frames from the window's end
+    (_, frame, planned, ball), = planner.plan(late, free, text, on)
+    assert frame == c.window - 3 and planned == (2,) and ball.shape == (2, 6)
+    with torch.no_grad():
+        last.bias.copy_(torch.tensor([0.0, 0.6, -3.0, 0.0, 0.0, -1.0]))  # 90 m/s down: in the ground by frame 2
+    early = every[:, first - 2 : first - 2 + c.window]
+    (_, frame, planned, ball), = planner.plan(early, free, text, on)
+    assert frame == 2 and planned == () and ball.shape == (1, 6)
 
 
 def test_sampling_redraws_a_planned_shot(points):
@@ -83,8 +126,9 @@ def test_sampling_redraws_a_planned_shot(points):
     free[:, 0] = False
     plans = model.animation.planner.plan(states, free, text, on)
     assert len(plans) == 1
-    row, frame, positions = plans[0]
-    assert row == 0 and bool(contacts(states)[0, frame]) and positions.shape == (1 + len(FRAMES), 6)
+    row, frame, planned, positions = plans[0]
+    assert row == 0 and bool(contacts(states)[0, frame]) and positions.shape == (1 + len(planned), 6)
+    assert planned == FRAMES[: len(planned)]
     torch.testing.assert_close(positions[0, :3], states[0, frame, layout.SLICES["ball.position"]])  # from the contact
 
     # Generation with a plan for the first draw's frame 3: the redrawn window keeps the first draw's frames up to
@@ -97,7 +141,7 @@ def test_sampling_redraws_a_planned_shot(points):
         first_draws.append(drawn.clone())
         plan = wanted.clone()
         plan[0, :3] = drawn[0, 3, layout.SLICES["ball.position"]]  # a plan starts at the contact
-        return [(0, 3, plan)]
+        return [(0, 3, FRAMES, plan)]
 
     model.animation.planner.plan = fixed_plan
     known = torch.zeros(1, c.window, len(OBJECTS), FEATURE_DIM)
@@ -126,7 +170,8 @@ def test_train_lge_planner_command(tmp_path):
     run = tmp_path / "run"
     command = [sys.executable, "-m", "world_models", "train", "lge-planner", "--checkpoint",
                str(tmp_path / "base.safetensors"), "--run", str(run), "--engine-sequences", "12", "--steps", "30",
-               "--frames", "2", "4", "--width", "32", "--raw-text", "--text-noise", "1.0", "--mirror"]  # fmt: skip
+               "--frames", "2", "4", "--width", "32", "--raw-text", "--text-noise", "1.0", "--mirror",
+               "--short-captions", "0.5"]  # fmt: skip
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr

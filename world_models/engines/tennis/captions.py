@@ -309,4 +309,14 @@ def _final(w: _Writer, p: str, seg: np.ndarray, last: Any, engine: Any, misses: 
     return [move, "but " + w.pick(_NO_REACH)] if move not in _STILL else [w.pick(_NO_REACH)]
 
 
-__all__ = ["caption_point", "opponent"]
+def without_movement(caption: str, player: str) -> str | None:
+    """A striker's caption cut to its shot and what follows (``"the bottom player plays a forehand, sending it deep"``
+    from one that also tells how the player ran to the ball), or None when it names no shot. Training text for
+    models that must also read the short commands people and the environments' command actions write."""
+    starts = [caption.find(phrase.format(side=side)) for phrases in (*_SHOT.values(), _SECOND_SERVE)
+              for phrase in phrases for side in ("forehand", "backhand")]  # fmt: skip
+    starts = [i for i in starts if i > 0]
+    return f"the {player} player {caption[min(starts):]}" if starts else None
+
+
+__all__ = ["caption_point", "opponent", "without_movement"]
