@@ -24,6 +24,7 @@ lge-planner``.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -83,6 +84,19 @@ def striker_of(states: torch.Tensor) -> torch.Tensor:
     return (states[..., _BALL_POSITION.start + 1] >= 0).long()
 
 
+def arc_landing(start: np.ndarray, velocity: np.ndarray, acceleration: np.ndarray) -> tuple[float, float] | None:
+    """Where (x, y in m) an arc from ``start`` (m) with launch ``velocity`` and constant ``acceleration`` comes down to
+    the ground; None when it never does."""
+    a, b, c = 0.5 * acceleration[2], velocity[2], start[2]
+    roots = np.roots([a, b, c]) if a else np.array([-c / b]) if b else np.array([])
+    later = [t.real for t in np.atleast_1d(roots) if abs(t.imag) < 1e-9 and t.real > 0.05]
+    if not later:
+        return None
+    t = min(later)
+    x, y = start[:2] + velocity[:2] * t + 0.5 * acceleration[:2] * t * t
+    return float(x), float(y)
+
+
 def planner_inputs(states: torch.Tensor, frame: torch.Tensor, num_surfaces: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Inputs ``(N, INPUTS)`` of contacts at ``frame`` ``(N,)`` (>= 1) of flat states ``(N, T, S)``, and each one's
     mirror sign ``(N,)`` (1 bottom striker, -1 top: multiply lengthwise coordinates by it)."""
@@ -125,6 +139,17 @@ class LaunchPlanner(nn.Module):
         self.text_mean.copy_(mean)
         self.text_whiten.copy_(whitening_matrix)
 
+    def arc(
+        self, text: torch.Tensor, inputs: torch.Tensor, noise: float = 0.0, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The planned arcs ``(N, 3)`` each: launch velocity (m/s) and constant acceleration (m/s^2), mirrored (see
+        `planner_inputs`), from caption embeddings ``(N, E)`` and contact inputs ``(N, INPUTS)``."""
+        whitened = (text - self.text_mean) @ self.text_whiten
+        if noise:
+            whitened = whitened + noise * torch.randn(whitened.shape, generator=generator, device=whitened.device)
+        out = self.net(torch.cat([whitened, inputs], dim=1))
+        return out[:, :3] * LAUNCH_UNIT, out[:, 3:] * ACCELERATION_UNIT
+
     def forward(
         self,
         text: torch.Tensor,
@@ -136,13 +161,10 @@ class LaunchPlanner(nn.Module):
         """Offsets (`POSITION_UNIT`) and velocities (`VELOCITY_UNIT`) ``(N, len(frames), 6)`` at ``frames`` after the
         contact (default `planner_frames`; 0 is the contact, whose velocity is the launch), mirrored (see
         `planner_inputs`); ``noise`` perturbs the whitened text (training only)."""
-        whitened = (text - self.text_mean) @ self.text_whiten
-        if noise:
-            whitened = whitened + noise * torch.randn(whitened.shape, generator=generator, device=whitened.device)
-        arc = self.net(torch.cat([whitened, inputs], dim=1))
-        launch, acceleration = arc[:, None, :3] * LAUNCH_UNIT, arc[:, None, 3:] * ACCELERATION_UNIT  # (N, 1, 3)
-        t = torch.tensor(self.frames if frames is None else frames, device=arc.device, dtype=arc.dtype)[:, None]
-        t = t * self.dt  # (K, 1) seconds
+        launch, acceleration = self.arc(text, inputs, noise, generator)
+        launch, acceleration = launch[:, None], acceleration[:, None]  # (N, 1, 3)
+        t = torch.tensor(self.frames if frames is None else frames, device=launch.device, dtype=launch.dtype)
+        t = t[:, None] * self.dt  # (K, 1) seconds
         offset = launch * t + 0.5 * acceleration * t * t
         return torch.cat([offset / POSITION_UNIT, (launch + acceleration * t) / VELOCITY_UNIT], dim=-1)
 
