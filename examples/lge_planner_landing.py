@@ -6,17 +6,20 @@ far one constant-acceleration arc of that length can say where the ball lands). 
 it; the generated shots of ``eval lge`` land in the area about as often as these planned ones.
 
     python examples/lge_planner_landing.py --checkpoint lge_tennis_small --points 60 --out landing.json
+    python examples/lge_planner_landing.py --tiny    # an untrained tiny model with a planner, seconds (the tests)
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from world_models import build_model, preset
 from world_models.core.text import shared_text_encoder
 from world_models.engines.tennis import layout
 from world_models.engines.tennis.court import TARGET_AREAS, opponent
@@ -37,9 +40,15 @@ def main() -> None:
     parser.add_argument("--first-index", type=int, default=500000, help="index of the first point (validation)")
     parser.add_argument("--out", default=None, help="JSON file for the rates")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--tiny", action="store_true", help="an untrained tiny model with a planner, three points")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    model, _, _ = load_model(checkpoint_path(args.checkpoint), family="lge")
+    if args.tiny:
+        torch.manual_seed(0)
+        model = build_model("lge", dataclasses.replace(preset("lge", "tiny"), planner_frames=(2, 4), planner_width=32))
+        args.points = 3
+    else:
+        model, _, _ = load_model(checkpoint_path(args.checkpoint), family="lge")
     planner = model.animation.planner
     if planner is None:
         raise SystemExit(f"{args.checkpoint} has no launch planner (add one with `train lge-planner`)")
@@ -80,7 +89,7 @@ def main() -> None:
                 acceleration[1] *= float(sign)
                 hits[key].append(judged(arc_landing(start, launch, acceleration)))
     result = {"checkpoint": str(args.checkpoint), "first_index": args.first_index, "points": args.points,
-              "shots": len(hits["planned"]), "in_area": {k: float(np.mean(v)) for k, v in hits.items()}}  # fmt: skip
+              "shots": len(hits["planned"]), "in_area": {k: float(np.mean(v)) if v else None for k, v in hits.items()}}  # fmt: skip
     print(json.dumps(result, indent=2))
     if args.out:
         with open(args.out, "w") as f:
