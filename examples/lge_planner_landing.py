@@ -26,7 +26,7 @@ from world_models.engines.tennis.court import TARGET_AREAS, opponent
 from world_models.engines.tennis.referee import judge
 from world_models.engines.tennis.sequence import generate
 from world_models.lge.paraphrases import paraphrase
-from world_models.lge.planner import arc_landing, contacts, planner_inputs
+from world_models.lge.planner import arc_landing, contacts
 from world_models.zoo import checkpoint_path, load_model
 
 FITTED_FRAMES = (12, 16, 20)
@@ -72,7 +72,6 @@ def main() -> None:
             def judged(spot: tuple[float, float] | None, area=area, side=side) -> bool:
                 return spot is not None and area.contains(side, *spot)
 
-            start = states[h, _BALL].double().numpy()
             bounce = next((b.frame for b in bounces if b.frame > h), len(states))
             for k in FITTED_FRAMES:
                 end = min(h + k, bounce - 1, len(states) - 1)
@@ -80,14 +79,9 @@ def main() -> None:
                 design = np.stack([np.ones_like(t), t, 0.5 * t * t], 1)
                 fit, *_ = np.linalg.lstsq(design, states[h : end + 1, _BALL].double().numpy(), rcond=None)
                 hits[f"engine_arc_{k}_frames"].append(judged(arc_landing(fit[0], fit[1], fit[2])))
-            inputs, sign = planner_inputs(states[None], torch.tensor([h]), model.config.num_surfaces)
             caption = point.captions[shot.player][h * stride]
             for key, text in (("planned", caption), ("planned_unseen_phrasing", paraphrase(shot.player, shot.shot, shot.area))):
-                with torch.no_grad():
-                    launch, acceleration = (v[0].double().numpy() for v in planner.arc(encoder([text]).pooled, inputs))
-                launch[1] *= float(sign)  # the planner works on the bottom half
-                acceleration[1] *= float(sign)
-                hits[key].append(judged(arc_landing(start, launch, acceleration)))
+                hits[key].append(judged(planner.landing(encoder([text]).pooled[0], states, h)))
     result = {"checkpoint": str(args.checkpoint), "first_index": args.first_index, "points": args.points,
               "shots": len(hits["planned"]), "in_area": {k: float(np.mean(v)) if v else None for k, v in hits.items()}}  # fmt: skip
     print(json.dumps(result, indent=2))

@@ -169,6 +169,16 @@ class LaunchPlanner(nn.Module):
         return torch.cat([offset / POSITION_UNIT, (launch + acceleration * t) / VELOCITY_UNIT], dim=-1)
 
     @torch.no_grad()
+    def landing(self, text: torch.Tensor, states: torch.Tensor, frame: int) -> tuple[float, float] | None:
+        """Where (x, y in m) the arc planned for the contact at ``frame`` of flat states ``(T, S)``, with the
+        striker's caption embedding ``text`` ``(E,)``, comes down (`arc_landing`); None when it never does."""
+        at = torch.tensor([frame], device=states.device)
+        inputs, sign = planner_inputs(states[None], at, self.config.num_surfaces)
+        launch, acceleration = (v[0].double().cpu().numpy() for v in self.arc(text[None], inputs))
+        launch[1], acceleration[1] = launch[1] * float(sign), acceleration[1] * float(sign)  # out of the mirror
+        return arc_landing(states[frame, _BALL_POSITION].double().cpu().numpy(), launch, acceleration)
+
+    @torch.no_grad()
     def plan(
         self, states: torch.Tensor, free: torch.Tensor, text: torch.Tensor, text_on: torch.Tensor
     ) -> list[tuple[int, int, tuple[int, ...], torch.Tensor]]:

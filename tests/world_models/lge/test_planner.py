@@ -199,7 +199,6 @@ def test_shipped_planner_sends_the_ball_where_the_words_say():
     from world_models.core.text import shared_text_encoder
     from world_models.engines.tennis.court import TARGET_AREAS, opponent
     from world_models.lge.evaluate import mirrored
-    from world_models.lge.planner import arc_landing, planner_inputs
 
     model, _, _ = load_model(checkpoint_path("lge_tennis_small"), family="lge")
     planner, encoder = model.animation.planner, shared_text_encoder()
@@ -212,15 +211,9 @@ def test_shipped_planner_sends_the_ball_where_the_words_say():
             near = [h for h in found if abs(h - shot.frame) <= 1]
             if shot.shot == "serve" or shot.command.outcome != "play" or shot.area not in TARGET_AREAS or not near:
                 continue
-            inputs, sign = planner_inputs(states[None], torch.tensor(near[:1]), model.config.num_surfaces)
             caption = point.captions[shot.player][near[0]]
-            spots = []
-            for text in (caption, mirrored(caption)):
-                with torch.no_grad():
-                    launch, acceleration = (v[0].double().numpy() for v in planner.arc(encoder([text]).pooled, inputs))
-                launch[1], acceleration[1] = launch[1] * float(sign), acceleration[1] * float(sign)
-                spots.append(arc_landing(states[near[0], layout.SLICES["ball.position"]].double().numpy(), launch,
-                                         acceleration))  # fmt: skip
+            texts = encoder([caption, mirrored(caption)]).pooled
+            spots = [planner.landing(text, states, near[0]) for text in texts]
             area = TARGET_AREAS[shot.area]
             inside.append(spots[0] is not None and area.contains(opponent(shot.player), *spots[0]))
             if shot.area in ("left_corner", "right_corner") and None not in spots:
