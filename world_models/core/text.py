@@ -92,17 +92,15 @@ class TextEncoder(nn.Module):
             mask = batch["attention_mask"].bool()
             summed = (hidden * mask.unsqueeze(-1)).sum(1)
             pooled = nn.functional.normalize(summed / mask.sum(1, keepdim=True).clamp(min=1), dim=-1).float()
-            pad = self.max_length - hidden.shape[1]
-            hidden = nn.functional.pad(hidden * mask.unsqueeze(-1), (0, 0, 0, pad))
-            mask = nn.functional.pad(mask, (0, pad))
+            mask = nn.functional.pad(mask, (0, self.max_length - hidden.shape[1]))
             for i, text in enumerate(todo):
-                self._cache[text] = (hidden[i], mask[i], pooled[i])
+                # Only a string's own token states are kept (a table of long-padded rows would be mostly zeros).
+                self._cache[text] = (hidden[i][mask[i, : hidden.shape[1]]].clone(), mask[i], pooled[i].clone())
         rows = [self._cache[t] for t in texts]
-        return TextEmbedding(
-            tokens=torch.stack([r[0] for r in rows]),
-            mask=torch.stack([r[1] for r in rows]),
-            pooled=torch.stack([r[2] for r in rows]),
-        )
+        mask = torch.stack([r[1] for r in rows])
+        tokens = rows[0][0].new_zeros(len(rows), self.max_length, self.dim)
+        tokens[mask] = torch.cat([r[0] for r in rows])
+        return TextEmbedding(tokens=tokens, mask=mask, pooled=torch.stack([r[2] for r in rows]))
 
     def cache_size(self) -> int:
         return len(self._cache)
