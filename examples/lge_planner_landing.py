@@ -81,7 +81,7 @@ def main() -> None:
                 hits[f"engine_arc_{k}_frames"].append(judged(arc_landing(fit[0], fit[1], fit[2])))
             caption = point.captions[shot.player][h * stride]
             for key, text in (("planned", caption), ("planned_unseen_phrasing", paraphrase(shot.player, shot.shot, shot.area))):
-                hits[key].append(judged(planner.landing(encoder([text]).pooled[0], states, h)))
+                hits[key].append(judged(planner.landing(model.embed_text(encoder([text]))[0], states, h)))
     result = {"checkpoint": str(args.checkpoint), "first_index": args.first_index, "points": args.points,
               "shots": len(hits["planned"]), "in_area": {k: float(np.mean(v)) if v else None for k, v in hits.items()}}  # fmt: skip
     print(json.dumps(result, indent=2))

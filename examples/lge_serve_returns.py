@@ -105,7 +105,7 @@ def returns(model, encoder, cases: list[dict], samples: int, caption, seed: int 
         for t in range(first, first + c.window):
             texts += [caption(case, t, p) for p in PLAYERS]
     unique = sorted(set(texts))
-    table = dict(zip(unique, encoder(unique).pooled, strict=True))
+    table = dict(zip(unique, model.embed_text(encoder(unique)), strict=True))
     text = torch.stack([table[t] for t in texts]).view(len(cases), c.window, 2, -1)
     known = torch.zeros(len(cases), c.window, len(OBJECTS), FEATURE_DIM)
     known[:, : c.context] = 1

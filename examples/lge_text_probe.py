@@ -59,7 +59,7 @@ def text_tensor(model, encoder, shots: list[dict], swap: bool) -> torch.Tensor:
             for i, text in enumerate(pair):
                 texts.append(mirrored(text) if swap and i == s["striker"] and text == s["hit_caption"] else text)
     unique = sorted(set(texts))
-    table = dict(zip(unique, encoder(unique).pooled, strict=True))
+    table = dict(zip(unique, model.embed_text(encoder(unique)), strict=True))
     return torch.stack([table[t] for t in texts]).view(len(shots), model.config.window, 2, -1)
 
 

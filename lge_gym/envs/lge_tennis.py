@@ -204,8 +204,8 @@ class LGETennisTask(BoundedTennisState, Task):
         bank += [(phrase, outcome) for outcome, phrases in OUTCOME_PHRASES.items() for phrase in phrases]
         self._bank_outcomes = [outcome for _, outcome in bank]
         self._caption_bank = torch.stack(
-            [F.normalize(self._embed([text.format(player=p) for text, _ in bank]), dim=-1) for p in PLAYERS]
-        )  # (2, C, D)
+            [F.normalize(self.encoder([text.format(player=p) for text, _ in bank]).pooled, dim=-1) for p in PLAYERS]
+        ).to(model.device)  # (2, C, D): pooled embeddings
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -231,7 +231,8 @@ class LGETennisTask(BoundedTennisState, Task):
 
     # -- actions ------------------------------------------------------------------------------------------------
     def _embed(self, texts: list[str]) -> torch.Tensor:
-        return self.encoder(texts).pooled.to(self.model.device)
+        """Text vectors ``(N, LGEConfig.text_features)`` of ``texts`` (`LGEWorldModel.embed_text`)."""
+        return self.model.embed_text(self.encoder(texts))
 
     def encode_actions(self, actions: Any, batch: int) -> dict[str, Any]:
         """Per controlled player: the shot text of its next ball, and (``target``) a court target."""
@@ -353,8 +354,9 @@ class LGETennisTask(BoundedTennisState, Task):
     def intended_outcomes(self, embedded: torch.Tensor) -> list[list[str]]:
         """Per row and player, the intended outcome (`commands.OUTCOMES`) of the text embedded in ``embedded``
         ``(B, 2, D)``: that of the nearest of the player's command captions and the engine's phrasings of failing on
-        purpose (`captions.OUTCOME_PHRASES`), by cosine similarity."""
-        similarity = torch.einsum("bpd,pcd->bpc", F.normalize(embedded, dim=-1), self._caption_bank)
+        purpose (`captions.OUTCOME_PHRASES`), by cosine similarity of the pooled embeddings."""
+        pooled = embedded[..., : self.model.config.text_dim]
+        similarity = torch.einsum("bpd,pcd->bpc", F.normalize(pooled, dim=-1), self._caption_bank)
         nearest = similarity.argmax(dim=-1).cpu().tolist()
         return [[self._bank_outcomes[c] for c in row] for row in nearest]
 

@@ -28,7 +28,7 @@ class LGEConfig:
     """Switches that add parts whose initial values leave the network's function unchanged: a run may switch them
     on when it continues weights trained without them (`AnimationNetwork.grow_from`)."""
 
-    ADDED_FIELDS: ClassVar[tuple[str, ...]] = ("planner_frames", "planner_width")
+    ADDED_FIELDS: ClassVar[tuple[str, ...]] = ("planner_frames", "planner_width", "planner_reader")
     """Parts trained after the animation model by their own command (the launch planner, ``train lge-planner``): a
     run that continues a checkpoint's weights (``train lge --init``) leaves them out; add them again after it."""
 
@@ -100,8 +100,19 @@ class LGEConfig:
     and before the ball comes down given (empty: no planner)."""
     planner_width: int = 256
     """Hidden width of the launch planner's MLP."""
+    planner_reader: int = 0
+    """Width of the launch planner's reading of the striker's words token by token (`planner.TokenReader`), which
+    then replaces the pooled embedding as its text input (0: the planner reads the pooled embedding). The pooled
+    embedding loses which side a new phrasing names; the token of "left" or "right" keeps it. The reading travels
+    beside the pooled embedding in every text vector (`text_features`)."""
     num_surfaces: int = 3
     """Court surfaces the model is conditioned on (hard, clay, grass: they change the bounce)."""
+
+    @property
+    def text_features(self) -> int:
+        """Width of the text vectors the model takes: the pooled embedding, then the planner's reading of the
+        tokens (`planner_reader`) when it has one (`LGEWorldModel.embed_text` makes them)."""
+        return self.text_dim + (self.planner_reader if self.planner_frames else 0)
 
     def __post_init__(self) -> None:
         if not 0 < self.context < self.window:

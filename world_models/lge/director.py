@@ -102,7 +102,7 @@ def direct(
         for t in range(max(0, span.start), min(frames, span.stop)):
             texts[t][("bottom", "top").index(span.player)] = span.text
     unique = sorted({t for pair in texts for t in pair if t})
-    table = dict(zip(unique, encoder(unique).pooled.to(device), strict=True)) if unique else {}
+    table = dict(zip(unique, model.embed_text(encoder(unique)), strict=True)) if unique else {}
 
     sequence = start.unsqueeze(0).repeat(frames, 1)
     done = 1  # frames of `sequence` already fixed
@@ -116,7 +116,7 @@ def direct(
         for constraint in constraints:
             if first <= constraint.frame < first + count and constraint.frame >= done:
                 _apply(constraint, known_states[constraint.frame - first], known[constraint.frame - first])
-        window_text = torch.zeros(c.window, 2, c.text_dim, device=device)
+        window_text = torch.zeros(c.window, 2, c.text_features, device=device)
         window_on = torch.zeros(c.window, 2, dtype=torch.bool, device=device)
         for i in range(count):
             for p in range(2):

@@ -115,7 +115,7 @@ class AnimationModel(nn.Module):
             raise ValueError(f"known must have shape {shape}, got {tuple(known.shape)}")
         values = self.standardise(to_objects(known_states))
         if text is None:
-            text = torch.zeros(b, c.window, 2, c.text_dim, device=device)
+            text = torch.zeros(b, c.window, 2, c.text_features, device=device)
             text_on = torch.zeros(b, c.window, 2, dtype=torch.bool, device=device)
         surface = template[:, _surface_index()].round().long().clamp(0, c.num_surfaces - 1)
         cond = Conditioning(values, known.float() * self.valid, text, text_on, surface)

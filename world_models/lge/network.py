@@ -148,7 +148,9 @@ class AnimationNetwork(nn.Module):
         """What the text ``(B, T, 2, E)`` (null where ``text_on`` is False) gives the network, the same at every
         noise level: what each token adds, ``(B, T, 3, d)`` (each player's text on its own token and, with
         ``ball_text``, both players' on the ball's), and with ``text_modulation`` each token's part of the
-        per-token conditioning, ``(B, T, 3, d)`` (else None)."""
+        per-token conditioning, ``(B, T, 3, d)`` (else None). Text vectors wider than the pooled embedding (with
+        the planner's reading, `LGEConfig.text_features`) are read up to it."""
+        text = text[..., : self.config.text_dim]
         text = torch.where(text_on.unsqueeze(-1), text, self.null_text)
         whiten = None
         if self.config.text_whitening:

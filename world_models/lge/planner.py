@@ -2,12 +2,13 @@
 
 The animation model decides a shot's launch in its first sampling steps, where the words are a whisper beside the
 noise; its shots land in the captioned area 28% of the time against the engine's 93% (docs/lge.md, sessions 8-12).
-The planner is a small regressor trained on the same engine data: from the striker's caption embedding (whitened
-with the training captions' statistics, or only centred and scaled: ``--raw-text``), the ball's position at the
-contact, its velocity in the frame before, the striker's root and the court surface, it predicts the ball's
-position (relative to the contact point) and velocity at `LGEConfig.planner_frames` frames after the contact. Both
-halves train one map: a top player's shot is mirrored along the court's length onto the bottom half (x, which the
-words' "left" and "right" name, is kept).
+The planner is a small regressor trained on the same engine data: from the striker's words (its attention reading
+of the caption's token states, `TokenReader`, when ``LGEConfig.planner_reader`` is set; else the pooled caption
+embedding, whitened with the training captions' statistics, or only centred and scaled: ``--raw-text``), the
+ball's position at the contact, its velocity in the frame before, the striker's root and the court surface, it
+predicts the ball's position (relative to the contact point) and velocity at `LGEConfig.planner_frames` frames
+after the contact. Both halves train one map: a top player's shot is mirrored along the court's length onto the
+bottom half (x, which the words' "left" and "right" name, is kept).
 
 `AnimationModel.generate` uses it: it draws a window, finds the first racket contact in the generated frames
 whose striker has words, and draws the window again with the frames up to that contact kept and the planned ball
@@ -112,9 +113,31 @@ def planner_inputs(states: torch.Tensor, frame: torch.Tensor, num_surfaces: int)
     return torch.cat([position, velocity, root, surface.to(states.dtype)], dim=1), sign
 
 
+class TokenReader(nn.Module):
+    """Attention pooling of a caption's token states ``(N, L, E)`` into ``(N, width)``: each of ``heads`` heads
+    scores every token from that token's own state and averages the tokens' projections by those scores. A token
+    scores the same in any sentence, so a side or a depth named with words the training captions never put
+    together is still read (a linear probe of the pooled embedding tells "left" from "right" in `paraphrases` 61%
+    of the time, one of the side word's own state 100%; docs/lge.md, session 14)."""
+
+    def __init__(self, text_dim: int, width: int, heads: int = 4, hidden: int = 64) -> None:
+        super().__init__()
+        if width % heads:
+            raise ValueError(f"planner_reader ({width}) must be divisible by the reader's {heads} heads")
+        self.heads = heads
+        self.score = nn.Sequential(nn.Linear(text_dim, hidden), nn.GELU(), nn.Linear(hidden, heads))
+        self.value = nn.Linear(text_dim, width)
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The reading ``(N, width)`` of token states ``(N, L, E)`` where ``mask`` ``(N, L)`` is True."""
+        scores = self.score(tokens).masked_fill(~mask[..., None], float("-inf")).softmax(dim=1)  # (N, L, H)
+        values = self.value(tokens).unflatten(-1, (self.heads, -1))  # (N, L, H, width / H)
+        return torch.einsum("nlh,nlhc->nhc", scores, values).flatten(1)
+
+
 class LaunchPlanner(nn.Module):
-    """MLP from (whitened caption embedding, contact inputs) to a launch velocity and a constant acceleration,
-    read out as the ball's offsets and velocities at `LGEConfig.planner_frames`."""
+    """MLP from (whitened caption embedding, or the reading of its tokens, and contact inputs) to a launch velocity
+    and a constant acceleration, read out as the ball's offsets and velocities at `LGEConfig.planner_frames`."""
 
     def __init__(self, config: LGEConfig) -> None:
         super().__init__()
@@ -123,10 +146,17 @@ class LaunchPlanner(nn.Module):
         w = config.planner_width
         self.register_buffer("text_mean", torch.zeros(config.text_dim))
         self.register_buffer("text_whiten", torch.eye(config.text_dim))
-        self.net = nn.Sequential(
-            nn.Linear(config.text_dim + INPUTS, w), nn.GELU(), nn.Linear(w, w), nn.GELU(), nn.Linear(w, 6)
-        )
+        self.reader = TokenReader(config.text_dim, config.planner_reader) if config.planner_reader else None
+        words = config.planner_reader or config.text_dim
+        self.net = nn.Sequential(nn.Linear(words + INPUTS, w), nn.GELU(), nn.Linear(w, w), nn.GELU(), nn.Linear(w, 6))
         self.dt = config.frame_stride / 25.0
+
+    def features(self, pooled: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Text vectors ``(N, LGEConfig.text_features)`` from a text encoder's pooled embeddings ``(N, E)`` and
+        token states ``(N, L, E)`` with their ``mask``: the pooled embedding, then the reading of the tokens."""
+        if self.reader is None:
+            return pooled
+        return torch.cat([pooled, self.reader(tokens.to(pooled.dtype), mask)], dim=-1)
 
     @torch.no_grad()
     def set_text_statistics(self, embeddings: torch.Tensor, whiten: bool = True) -> None:
@@ -143,11 +173,13 @@ class LaunchPlanner(nn.Module):
         self, text: torch.Tensor, inputs: torch.Tensor, noise: float = 0.0, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The planned arcs ``(N, 3)`` each: launch velocity (m/s) and constant acceleration (m/s^2), mirrored (see
-        `planner_inputs`), from caption embeddings ``(N, E)`` and contact inputs ``(N, INPUTS)``."""
-        whitened = (text - self.text_mean) @ self.text_whiten
+        `planner_inputs`), from text vectors ``(N, LGEConfig.text_features)`` (`features`) and contact inputs
+        ``(N, INPUTS)``; ``noise`` perturbs the whitened pooled embedding or the reading (training only)."""
+        e = self.config.text_dim
+        words = text[:, e:] if self.reader is not None else (text[:, :e] - self.text_mean) @ self.text_whiten
         if noise:
-            whitened = whitened + noise * torch.randn(whitened.shape, generator=generator, device=whitened.device)
-        out = self.net(torch.cat([whitened, inputs], dim=1))
+            words = words + noise * torch.randn(words.shape, generator=generator, device=words.device)
+        out = self.net(torch.cat([words, inputs], dim=1))
         return out[:, :3] * LAUNCH_UNIT, out[:, 3:] * ACCELERATION_UNIT
 
     def forward(
@@ -160,7 +192,7 @@ class LaunchPlanner(nn.Module):
     ) -> torch.Tensor:
         """Offsets (`POSITION_UNIT`) and velocities (`VELOCITY_UNIT`) ``(N, len(frames), 6)`` at ``frames`` after the
         contact (default `planner_frames`; 0 is the contact, whose velocity is the launch), mirrored (see
-        `planner_inputs`); ``noise`` perturbs the whitened text (training only)."""
+        `planner_inputs`), from text vectors and contact inputs as `arc` takes them."""
         launch, acceleration = self.arc(text, inputs, noise, generator)
         launch, acceleration = launch[:, None], acceleration[:, None]  # (N, 1, 3)
         t = torch.tensor(self.frames if frames is None else frames, device=launch.device, dtype=launch.dtype)
@@ -171,7 +203,7 @@ class LaunchPlanner(nn.Module):
     @torch.no_grad()
     def landing(self, text: torch.Tensor, states: torch.Tensor, frame: int) -> tuple[float, float] | None:
         """Where (x, y in m) the arc planned for the contact at ``frame`` of flat states ``(T, S)``, with the
-        striker's caption embedding ``text`` ``(E,)``, comes down (`arc_landing`); None when it never does."""
+        striker's text vector ``text`` ``(LGEConfig.text_features,)``, comes down (`arc_landing`); None when it never does."""
         at = torch.tensor([frame], device=states.device)
         inputs, sign = planner_inputs(states[None], at, self.config.num_surfaces)
         launch, acceleration = (v[0].double().cpu().numpy() for v in self.arc(text[None], inputs))
@@ -185,7 +217,7 @@ class LaunchPlanner(nn.Module):
         """Waypoints for generated windows ``(B, T, S)``: for each row with a planned shot, ``(row, contact frame,
         planned frames, ball states (1 + len(planned frames), 6))``, positions (m) and velocities (m/s) at the
         contact and at the planned frames after it. The shot is the first contact whose striker has words (``text``
-        ``(B, T, 2, E)``, ``text_on`` ``(B, T, 2)``) and with a planned frame inside the window and ``free``
+        ``(B, T, 2, LGEConfig.text_features)``, ``text_on`` ``(B, T, 2)``) and with a planned frame inside the window and ``free``
         ``(B, T)`` (not given); its planned frames are those of `frames` inside the window, free, and before the
         arc comes down to `GROUND_CLEARANCE` (a contact late in a window gets the start of its arc)."""
         hits = contacts(states)

@@ -38,6 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="path of the new checkpoint, no extension (default: RUN/lge)")
     parser.add_argument("--frames", type=int, nargs="+", default=[3, 8], help="planned frames after the contact")
     parser.add_argument("--width", type=int, default=256, help="hidden width of the planner's MLP")
+    parser.add_argument("--reader", type=int, default=0,
+                        help="width of the planner's reading of the caption token by token (`planner.TokenReader`), "
+                        "in place of the pooled embedding (0: read the pooled embedding)")  # fmt: skip
+    parser.add_argument("--token-dropout", type=float, default=0.0,
+                        help="with --reader: fraction of a training caption's tokens hidden from the reader (the "
+                        "first, [CLS], is always kept), so that it reads every cue, not one")  # fmt: skip
     parser.add_argument("--data", default=None, help="tennis dataset folder (default: generate engine points)")
     parser.add_argument("--engine-sequences", type=int, default=2000, help="engine points when --data is not given")
     parser.add_argument("--seed", type=int, default=0, help="seed of the engine points and of training")
@@ -63,10 +69,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text-encoder", default=None, help="local Hugging Face encoder folder (default: MiniLM)")
 
 
-def _error_m(planner, examples: dict, table: torch.Tensor) -> list[float]:
-    """Median distance (m) between planned and true ball positions at each planned frame."""
+def _error_m(planner, examples: dict, text_of) -> list[float]:
+    """Median distance (m) between planned and true ball positions at each planned frame (``text_of``: the text
+    vectors of table rows)."""
     with torch.no_grad():
-        predicted = planner(table[examples["caption"]], examples["inputs"])
+        predicted = torch.cat([planner(text_of(rows), inputs) for rows, inputs in
+                               zip(examples["caption"].split(4096), examples["inputs"].split(4096), strict=True)])  # fmt: skip
     distance = (predicted - examples["targets"])[..., :3].norm(dim=-1) * POSITION_UNIT  # (N, K)
     return [float(d[ok].median()) if ok.any() else None for d, ok in zip(distance.T, examples["valid"].T, strict=True)]
 
@@ -81,6 +89,29 @@ def _append_texts(table: torch.Tensor, texts: list[str], new: list[str], encoder
         rows.update({t: len(texts) + i for i, t in enumerate(missing)})
         texts.extend(missing)
     return table, [rows[t] for t in new]
+
+
+class _TokenTable:
+    """The token states of every row's string, stored ragged in half precision (about 25 tokens a caption), and
+    gathered padded for a batch of rows."""
+
+    def __init__(self, texts: list[str], encoder, batch: int = 512) -> None:
+        flat, lengths = [], []
+        for start in tqdm(range(0, len(texts), batch), desc="token states", unit="batch"):
+            out = encoder(texts[start : start + batch])
+            flat.append(out.tokens[out.mask].half())  # the mask is each string's first tokens
+            lengths.append(out.mask.sum(1))
+        self.flat = torch.cat(flat)
+        self.lengths = torch.cat(lengths)
+        self.offsets = torch.cumsum(self.lengths, 0) - self.lengths
+
+    def __call__(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token states ``(N, L, E)`` (float) and mask ``(N, L)`` of table rows ``(N,)``, L their longest."""
+        lengths = self.lengths[rows]
+        positions = torch.arange(int(lengths.max()))
+        mask = positions < lengths[:, None]
+        index = torch.where(mask, self.offsets[rows][:, None] + positions, 0)
+        return self.flat[index].float(), mask
 
 
 def _with_short(examples: dict, table: torch.Tensor, texts: list[str], encoder) -> tuple[dict, torch.Tensor]:
@@ -119,7 +150,9 @@ def run(args: argparse.Namespace) -> int:
     run_dir = Path(args.run)
     run_dir.mkdir(parents=True, exist_ok=True)
     source, header, extras = load_model(checkpoint_path(args.checkpoint), family="lge")
-    config = dataclasses.replace(source.config, planner_frames=tuple(args.frames), planner_width=args.width)
+    config = dataclasses.replace(
+        source.config, planner_frames=tuple(args.frames), planner_width=args.width, planner_reader=args.reader
+    )
     with seeded_init(args.seed):  # the planner's initial weights
         model = LGEWorldModel(config)
     state = {k: v for k, v in source.state_dict().items() if not k.startswith("animation.planner.")}
@@ -134,13 +167,28 @@ def run(args: argparse.Namespace) -> int:
     captions = torch.unique(examples["caption"])
     planner.set_text_statistics(table[captions], whiten=not args.raw_text)
     texts = train.captions + held_out.captions  # the table's rows
-    encoder = TextEncoder(args.text_encoder) if args.mirror or args.short_captions else None
+    needs_encoder = args.mirror or args.short_captions or args.reader
+    encoder = TextEncoder(args.text_encoder) if needs_encoder else None
     if args.short_captions:
         examples, table = _with_short(examples, table, texts, encoder)
     if args.mirror:
         examples, table = _with_mirrored(examples, table, texts, encoder)
     generator = torch.Generator().manual_seed(args.seed)
-    optimizer = torch.optim.AdamW(planner.net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    tokens = _TokenTable(texts, encoder) if args.reader else None
+
+    def text_of(rows: torch.Tensor, dropout: float = 0.0) -> torch.Tensor:
+        """Text vectors (`LaunchPlanner.features`) of table rows, with ``dropout`` of their tokens hidden."""
+        if tokens is None:
+            return table[rows]
+        states, mask = tokens(rows)
+        if dropout:
+            hidden = torch.rand(mask.shape, generator=generator) < dropout
+            hidden[:, 0] = False
+            mask = mask & ~hidden
+        return planner.features(table[rows], states, mask)
+
+    parameters = [p for name, p in planner.named_parameters() if name.startswith(("net.", "reader."))]
+    optimizer = torch.optim.AdamW(parameters, lr=args.lr, weight_decay=args.weight_decay)
     n = len(examples["caption"])
     bar = tqdm(range(args.steps), desc="train lge-planner", unit="step")
     start = time.monotonic()
@@ -152,7 +200,8 @@ def run(args: argparse.Namespace) -> int:
         if args.short_captions:
             cut = torch.rand(args.batch_size, generator=generator) < args.short_captions
             caption = torch.where(cut, examples["short"][pick], caption)
-        predicted = planner(table[caption], examples["inputs"][pick], noise=args.text_noise, generator=generator)
+        text = text_of(caption, args.token_dropout)
+        predicted = planner(text, examples["inputs"][pick], noise=args.text_noise, generator=generator)
         valid = examples["valid"][pick, :, None]  # frames after the flight's end carry no target
         loss = ((predicted - examples["targets"][pick]).square() * valid).sum() / (valid.sum() * predicted.shape[-1])
         optimizer.zero_grad(set_to_none=True)
@@ -163,8 +212,8 @@ def run(args: argparse.Namespace) -> int:
     result = {
         "contacts": {"train": n, "validation": len(validation["caption"])},
         "frames": list(config.planner_frames),
-        "median_error_m": {"train": _error_m(planner, examples, table),
-                           "validation": _error_m(planner, validation, table)},  # fmt: skip
+        "median_error_m": {"train": _error_m(planner, examples, text_of),
+                           "validation": _error_m(planner, validation, text_of)},  # fmt: skip
         "seconds": time.monotonic() - start,
         "command": command_line(args, "python -m world_models train lge-planner"),
     }

@@ -12,6 +12,7 @@ import torch
 from tensordict import TensorDict
 
 from world_models.core.interface import ActionSpec, WorldModel
+from world_models.core.text import TextEmbedding
 from world_models.engines.tennis import layout
 from world_models.lge.config import LGEConfig
 from world_models.lge.model import AnimationModel
@@ -81,7 +82,7 @@ class LGEWorldModel(WorldModel):
     # -- WorldModel -------------------------------------------------------------------------------------------
     @property
     def action_spec(self) -> ActionSpec:
-        return ActionSpec("text", num_players=2, dim=self.config.text_dim, player_names=("bottom", "top"))
+        return ActionSpec("text", num_players=2, dim=self.config.text_features, player_names=("bottom", "top"))
 
     @property
     def frame_shape(self) -> tuple[int, int]:
@@ -103,11 +104,23 @@ class LGEWorldModel(WorldModel):
         if wrong:
             raise CheckpointError(f"cannot grow from a model that differs in {wrong}")
 
+    @torch.no_grad()
+    def embed_text(self, embedding: TextEmbedding) -> torch.Tensor:
+        """The text vectors ``(N, LGEConfig.text_features)`` this model takes (actions' ``text``), on its device,
+        from a text encoder's output for N strings: the pooled embedding, and the launch planner's reading of the
+        tokens when it has a `planner.TokenReader`."""
+        pooled = embedding.pooled.to(self.device)
+        planner = self.animation.planner
+        if planner is None:
+            return pooled
+        return planner.features(pooled, embedding.tokens.to(self.device), embedding.mask.to(self.device))
+
     def strip_added_parts(self) -> None:
         """Drop the launch planner (`LGEConfig.ADDED_FIELDS`), as a run continuing these weights starts without
         it."""
         self.animation.planner = None
         self.config.planner_frames = ()  # the animation model shares this config
+        self.config.planner_reader = 0
 
     def set_start_states(self, states: torch.Tensor) -> None:
         """Held-out single starting states ``(N, STATE_SIZE)`` that `initial_state` draws from."""
@@ -166,9 +179,9 @@ class LGEWorldModel(WorldModel):
                 "window": window,
                 "cursor": cursor,
                 "planned": torch.zeros(batch, dtype=torch.bool, device=device),
-                "text": torch.zeros(batch, 2, c.text_dim, device=device),
+                "text": torch.zeros(batch, 2, c.text_features, device=device),
                 "text_on": torch.zeros(batch, 2, dtype=torch.bool, device=device),
-                "then_text": torch.zeros(batch, 2, c.text_dim, device=device),
+                "then_text": torch.zeros(batch, 2, c.text_features, device=device),
                 "then_on": torch.zeros(batch, 2, dtype=torch.bool, device=device),
                 "switch_at": torch.full((batch, 2), -1, dtype=torch.int64, device=device),
                 "history": history,

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -171,7 +172,7 @@ def test_train_lge_planner_command(tmp_path):
     command = [sys.executable, "-m", "world_models", "train", "lge-planner", "--checkpoint",
                str(tmp_path / "base.safetensors"), "--run", str(run), "--engine-sequences", "12", "--steps", "30",
                "--frames", "2", "4", "--width", "32", "--raw-text", "--text-noise", "1.0", "--mirror",
-               "--short-captions", "0.5"]  # fmt: skip
+               "--short-captions", "0.5", "--reader", "8", "--token-dropout", "0.1"]  # fmt: skip
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -194,15 +195,17 @@ def test_train_lge_planner_command(tmp_path):
 
 def test_shipped_planner_sends_the_ball_where_the_words_say():
     """The shipped planner's arcs, from true contacts of held-out engine points and their captions, come down in the
-    captioned area (validation: 93% of 286 shots; here at least 75% of a few), and swapping "left" and "right" in a
-    corner shot's caption moves the landing to the other side."""
+    captioned area (validation: 99% of 286 shots; here at least 90% of a few), also for phrasings the engine never
+    uses (validation: 78%; here at least 60%), and swapping "left" and "right" in a corner shot's caption moves the
+    landing to the other side."""
     from world_models.core.text import shared_text_encoder
     from world_models.engines.tennis.court import TARGET_AREAS, opponent
     from world_models.lge.evaluate import mirrored
+    from world_models.lge.paraphrases import paraphrase
 
     model, _, _ = load_model(checkpoint_path("lge_tennis_small"), family="lge")
     planner, encoder = model.animation.planner, shared_text_encoder()
-    inside, toward = [], []
+    inside, unseen, toward = [], [], []
     for index in range(500000, 500008):
         point = generate(0, index, render=False)
         states = _states(point)  # the shipped model's frame stride is 1
@@ -212,11 +215,52 @@ def test_shipped_planner_sends_the_ball_where_the_words_say():
             if shot.shot == "serve" or shot.command.outcome != "play" or shot.area not in TARGET_AREAS or not near:
                 continue
             caption = point.captions[shot.player][near[0]]
-            texts = encoder([caption, mirrored(caption)]).pooled
+            texts = model.embed_text(encoder([caption, mirrored(caption), paraphrase(shot.player, shot.shot, shot.area)]))
             spots = [planner.landing(text, states, near[0]) for text in texts]
             area = TARGET_AREAS[shot.area]
             inside.append(spots[0] is not None and area.contains(opponent(shot.player), *spots[0]))
-            if shot.area in ("left_corner", "right_corner") and None not in spots:
+            unseen.append(spots[2] is not None and area.contains(opponent(shot.player), *spots[2]))
+            if shot.area in ("left_corner", "right_corner") and None not in spots[:2]:
                 toward.append((spots[0][0] - spots[1][0]) * (1 if shot.area == "right_corner" else -1) > 0)
-    assert len(inside) >= 20 and sum(inside) >= 0.75 * len(inside)
+    assert len(inside) >= 20 and sum(inside) >= 0.9 * len(inside) and sum(unseen) >= 0.6 * len(unseen)
     assert len(toward) >= 10 and sum(toward) >= 0.8 * len(toward)
+
+
+def test_a_planner_reading_tokens_serves_the_environment(tmp_path):
+    """With a token reader (`planner_reader`) the model's text vectors carry the reading beside the pooled
+    embedding: the environment and the director make them, the reader attends only to a caption's own tokens,
+    and the checkpoint saves and loads with it."""
+    import gymnasium as gym
+
+    import lge_gym  # noqa: F401  (registers the environments)
+    from world_models.core.text import shared_text_encoder
+    from world_models.lge.director import TextSpan, direct
+
+    torch.manual_seed(0)
+    config = dataclasses.replace(preset("lge", "tiny"), planner_frames=FRAMES, planner_width=32, planner_reader=8)
+    model = build_model("lge", config)
+    assert config.text_features == config.text_dim + 8 and model.action_spec.dim == config.text_features
+    encoder = shared_text_encoder()
+    embedding = encoder(["the bottom player hits a forehand to the left corner", "the top player lobs"])
+    vectors = model.embed_text(embedding)
+    assert vectors.shape == (2, config.text_features)
+    torch.testing.assert_close(vectors[:, : config.text_dim], embedding.pooled)
+    padded = torch.cat([embedding.tokens, torch.randn(2, 3, config.text_dim)], dim=1)  # noise past the mask
+    mask = torch.cat([embedding.mask, torch.zeros(2, 3, dtype=torch.bool)], dim=1)
+    torch.testing.assert_close(model.animation.planner.features(embedding.pooled, padded, mask), vectors)
+
+    save_model(tmp_path / "reader", model)
+    loaded, header, _ = load_model(tmp_path / "reader.safetensors", family="lge")
+    assert header["config"]["planner_reader"] == 8
+    torch.testing.assert_close(loaded.embed_text(embedding), vectors)
+
+    start = _states(generate(7, 0, render=False))[0]
+    sequence = direct(loaded, encoder, start, frames=12, generator=torch.Generator().manual_seed(0),
+                      text=[TextSpan("bottom", 0, 12, "the bottom player plays a lob")])  # fmt: skip
+    assert sequence.shape == (12, layout.STATE_SIZE) and torch.isfinite(sequence).all()
+    env = gym.make("LGE-Tennis-v0", checkpoint=str(tmp_path / "reader.safetensors"), obs_type="state",
+                   action_type="text")  # fmt: skip
+    env.reset(seed=0)
+    observation, *_ = env.step("the near player volleys to the right box")
+    assert np.isfinite(observation).all()
+    env.close()
