@@ -175,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
         examples, table = _with_mirrored(examples, table, texts, encoder)
     generator = torch.Generator().manual_seed(args.seed)
     tokens = _TokenTable(texts, encoder) if args.reader else None
+    del encoder  # its cache holds every row's token states in full precision: GBs once the table has its copy
 
     def text_of(rows: torch.Tensor, dropout: float = 0.0) -> torch.Tensor:
         """Text vectors (`LaunchPlanner.features`) of table rows, with ``dropout`` of their tokens hidden."""
