@@ -28,7 +28,7 @@ class LGEConfig:
     """Switches that add parts whose initial values leave the network's function unchanged: a run may switch them
     on when it continues weights trained without them (`AnimationNetwork.grow_from`)."""
 
-    ADDED_FIELDS: ClassVar[tuple[str, ...]] = ("planner_frames", "planner_width", "planner_reader")
+    ADDED_FIELDS: ClassVar[tuple[str, ...]] = ("planner_frames", "planner_width", "planner_reader", "planner_members")
     """Parts trained after the animation model by their own command (the launch planner, ``train lge-planner``): a
     run that continues a checkpoint's weights (``train lge --init``) leaves them out; add them again after it."""
 
@@ -105,6 +105,10 @@ class LGEConfig:
     then replaces the pooled embedding as its text input (0: the planner reads the pooled embedding). The pooled
     embedding loses which side a new phrasing names; the token of "left" or "right" keeps it. The reading travels
     beside the pooled embedding in every text vector (`text_features`)."""
+    planner_members: int = 1
+    """Launch planners (each with its own reader) trained side by side from different initial weights, whose arcs
+    are averaged: which cues of a new phrasing a reader settles on depends on its initial draw (docs/lge.md,
+    sessions 14-15)."""
     num_surfaces: int = 3
     """Court surfaces the model is conditioned on (hard, clay, grass: they change the bounce)."""
 
@@ -112,9 +116,11 @@ class LGEConfig:
     def text_features(self) -> int:
         """Width of the text vectors the model takes: the pooled embedding, then the planner's reading of the
         tokens (`planner_reader`) when it has one (`LGEWorldModel.embed_text` makes them)."""
-        return self.text_dim + (self.planner_reader if self.planner_frames else 0)
+        return self.text_dim + (self.planner_reader * self.planner_members if self.planner_frames else 0)
 
     def __post_init__(self) -> None:
+        if self.planner_members < 1:
+            raise ValueError(f"planner_members must be at least 1, got {self.planner_members}")
         if not 0 < self.context < self.window:
             raise ValueError(f"context must be in (0, window), got context={self.context}, window={self.window}")
         if self.d_model % self.heads:

@@ -19,8 +19,9 @@ The arc is trained on its flight up to the next bounce (`flight_ends`) as far as
 an arc fitted to 12 frames (half a deep shot's flight) and extended lands in the captioned area for 89% of the
 engine's own shots, one fitted to 20 frames for 99%. A window gets the planned frames that fall inside it and
 before the arc comes down (a contact late in a window, the start of its arc). The animation model still generates
-every frame; the planner only says where the ball is headed. Train it with ``python -m world_models train
-lge-planner``.
+every frame; the planner only says where the ball is headed. Several members (``LGEConfig.planner_members``),
+each with its own reader and MLP, may be trained side by side from different initial weights; the plan is the
+average of their arcs. Train it with ``python -m world_models train lge-planner``.
 """
 
 from __future__ import annotations
@@ -146,17 +147,38 @@ class LaunchPlanner(nn.Module):
         w = config.planner_width
         self.register_buffer("text_mean", torch.zeros(config.text_dim))
         self.register_buffer("text_whiten", torch.eye(config.text_dim))
-        self.reader = TokenReader(config.text_dim, config.planner_reader) if config.planner_reader else None
         words = config.planner_reader or config.text_dim
-        self.net = nn.Sequential(nn.Linear(words + INPUTS, w), nn.GELU(), nn.Linear(w, w), nn.GELU(), nn.Linear(w, 6))
+
+        def reader() -> TokenReader | None:
+            return TokenReader(config.text_dim, config.planner_reader) if config.planner_reader else None
+
+        def net() -> nn.Sequential:
+            return nn.Sequential(nn.Linear(words + INPUTS, w), nn.GELU(), nn.Linear(w, w), nn.GELU(), nn.Linear(w, 6))
+
+        # Member 0 keeps a single planner's names, so checkpoints with one member load unchanged.
+        self.reader, self.net = reader(), net()
+        extra = config.planner_members - 1
+        self.extra_readers = nn.ModuleList(reader() for _ in range(extra)) if config.planner_reader else None
+        self.extra_nets = nn.ModuleList(net() for _ in range(extra))
         self.dt = config.frame_stride / 25.0
 
     def features(self, pooled: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Text vectors ``(N, LGEConfig.text_features)`` from a text encoder's pooled embeddings ``(N, E)`` and
-        token states ``(N, L, E)`` with their ``mask``: the pooled embedding, then the reading of the tokens."""
+        token states ``(N, L, E)`` with their ``mask``: the pooled embedding, then each member's reading of the tokens."""
         if self.reader is None:
             return pooled
-        return torch.cat([pooled, self.reader(tokens.to(pooled.dtype), mask)], dim=-1)
+        tokens = tokens.to(pooled.dtype)
+        return torch.cat([pooled, *(reader(tokens, mask) for reader in self.readers)], dim=-1)
+
+    @property
+    def readers(self) -> list[TokenReader]:
+        """The members' token readers (empty without `LGEConfig.planner_reader`)."""
+        return [self.reader, *self.extra_readers] if self.reader is not None else []
+
+    @property
+    def nets(self) -> list[nn.Sequential]:
+        """The members' MLPs."""
+        return [self.net, *self.extra_nets]
 
     @torch.no_grad()
     def set_text_statistics(self, embeddings: torch.Tensor, whiten: bool = True) -> None:
@@ -169,18 +191,31 @@ class LaunchPlanner(nn.Module):
         self.text_mean.copy_(mean)
         self.text_whiten.copy_(whitening_matrix)
 
+    def arcs(
+        self, text: torch.Tensor, inputs: torch.Tensor, noise: float = 0.0, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each member's planned arcs ``(M, N, 3)`` each: launch velocity (m/s) and constant acceleration (m/s^2),
+        mirrored (see `planner_inputs`), from text vectors ``(N, LGEConfig.text_features)`` (`features`) and contact
+        inputs ``(N, INPUTS)``; ``noise`` perturbs the whitened pooled embedding or the reading (training only)."""
+        e, r = self.config.text_dim, self.config.planner_reader
+        pooled = (text[:, :e] - self.text_mean) @ self.text_whiten if self.reader is None else None
+        outs = []
+        for i, net in enumerate(self.nets):
+            words = pooled if pooled is not None else text[:, e + i * r : e + (i + 1) * r]
+            if noise:
+                words = words + noise * torch.randn(words.shape, generator=generator, device=words.device)
+            outs.append(net(torch.cat([words, inputs], dim=1)))
+        out = torch.stack(outs)
+        return out[..., :3] * LAUNCH_UNIT, out[..., 3:] * ACCELERATION_UNIT
+
     def arc(
         self, text: torch.Tensor, inputs: torch.Tensor, noise: float = 0.0, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The planned arcs ``(N, 3)`` each: launch velocity (m/s) and constant acceleration (m/s^2), mirrored (see
-        `planner_inputs`), from text vectors ``(N, LGEConfig.text_features)`` (`features`) and contact inputs
-        ``(N, INPUTS)``; ``noise`` perturbs the whitened pooled embedding or the reading (training only)."""
-        e = self.config.text_dim
-        words = text[:, e:] if self.reader is not None else (text[:, :e] - self.text_mean) @ self.text_whiten
-        if noise:
-            words = words + noise * torch.randn(words.shape, generator=generator, device=words.device)
-        out = self.net(torch.cat([words, inputs], dim=1))
-        return out[:, :3] * LAUNCH_UNIT, out[:, 3:] * ACCELERATION_UNIT
+        """The planned arcs ``(N, 3)`` each, the average of the members' (`arcs`, which takes the same arguments):
+        members trained from different initial weights settle on different cues of a new phrasing, and their
+        average depends less on any one draw."""
+        launch, acceleration = self.arcs(text, inputs, noise, generator)
+        return launch.mean(0), acceleration.mean(0)
 
     def forward(
         self,
@@ -189,12 +224,15 @@ class LaunchPlanner(nn.Module):
         noise: float = 0.0,
         generator: torch.Generator | None = None,
         frames: tuple[int, ...] | None = None,
+        members: bool = False,
     ) -> torch.Tensor:
         """Offsets (`POSITION_UNIT`) and velocities (`VELOCITY_UNIT`) ``(N, len(frames), 6)`` at ``frames`` after the
         contact (default `planner_frames`; 0 is the contact, whose velocity is the launch), mirrored (see
-        `planner_inputs`), from text vectors and contact inputs as `arc` takes them."""
-        launch, acceleration = self.arc(text, inputs, noise, generator)
-        launch, acceleration = launch[:, None], acceleration[:, None]  # (N, 1, 3)
+        `planner_inputs`), from text vectors and contact inputs as `arc` takes them; with ``members`` each
+        member's, ``(M, N, len(frames), 6)`` (training fits every member on its own)."""
+        plan = self.arcs if members else self.arc
+        launch, acceleration = plan(text, inputs, noise, generator)
+        launch, acceleration = launch[..., None, :], acceleration[..., None, :]  # (..., N, 1, 3)
         t = torch.tensor(self.frames if frames is None else frames, device=launch.device, dtype=launch.dtype)
         t = t[:, None] * self.dt  # (K, 1) seconds
         offset = launch * t + 0.5 * acceleration * t * t

@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token-dropout", type=float, default=0.0,
                         help="with --reader: fraction of a training caption's tokens hidden from the reader (the "
                         "first, [CLS], is always kept), so that it reads every cue, not one")  # fmt: skip
+    parser.add_argument("--members", type=int, default=1,
+                        help="planners trained side by side from different initial weights, their arcs averaged "
+                        "(`LGEConfig.planner_members`): a new phrasing's reading depends less on one draw")  # fmt: skip
     parser.add_argument("--data", default=None, help="tennis dataset folder (default: generate engine points)")
     parser.add_argument("--engine-sequences", type=int, default=2000, help="engine points when --data is not given")
     parser.add_argument("--seed", type=int, default=0, help="seed of the engine points and of training")
@@ -64,6 +67,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fraction of training contacts whose caption is cut to its shot and aim (how the player "
                         "ran to the ball left out: `captions.without_movement`), as people and command actions "
                         "write them")  # fmt: skip
+    parser.add_argument("--distractors", type=float, default=0.0,
+                        help="fraction of training contacts whose caption has 2-5 random English words inserted (none "
+                        "that the engine's captions or `paraphrases` use), so that the reader learns that words it "
+                        "does not know say nothing about the shot")  # fmt: skip
     parser.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--text-encoder", default=None, help="local Hugging Face encoder folder (default: MiniLM)")
@@ -125,6 +132,37 @@ def _with_short(examples: dict, table: torch.Tensor, texts: list[str], encoder) 
     return {**examples, "short": torch.tensor(short)}, table
 
 
+def _distractor_words(tokenizer, texts: list[str]) -> list[str]:
+    """Whole lower-case words of the tokenizer's vocabulary (3 letters or more) that no training caption and no
+    held-out phrasing (`paraphrases`) uses: insertions that carry no cue and do not teach the held-out words."""
+    from world_models.lge import paraphrases
+
+    held_out = " ".join([*paraphrases.SUBJECTS.values(), *paraphrases.SHOTS.values(), *paraphrases.AREAS.values()])
+    used = {w.strip(",.") for t in [*texts, held_out] for w in t.lower().split()}
+    vocabulary = [w for w in tokenizer.get_vocab() if w.isascii() and w.isalpha() and w.islower() and len(w) >= 3]
+    return sorted(set(vocabulary) - used)
+
+
+def _with_distractors(
+    examples: dict, table: torch.Tensor, texts: list[str], encoder, seed: int
+) -> tuple[dict, torch.Tensor]:
+    """``examples`` with ``noisy``: the row of each contact's caption with 2-5 random `_distractor_words` inserted
+    between its words (one variant per caption, drawn with a generator seeded by ``seed``)."""
+    words = _distractor_words(encoder.tokenizer, texts)
+    generator = torch.Generator().manual_seed(seed)
+    used = sorted({int(c) for c in examples["caption"]})
+    noisy = []
+    for c in used:
+        caption = texts[c].split()
+        for _ in range(int(torch.randint(2, 6, (1,), generator=generator))):
+            at = int(torch.randint(len(caption) + 1, (1,), generator=generator))
+            caption.insert(at, words[int(torch.randint(len(words), (1,), generator=generator))])
+        noisy.append(" ".join(caption))
+    table, rows = _append_texts(table, texts, noisy, encoder)
+    row_of = dict(zip(used, rows, strict=True))
+    return {**examples, "noisy": torch.tensor([row_of[int(c)] for c in examples["caption"]])}, table
+
+
 def _with_mirrored(examples: dict, table: torch.Tensor, texts: list[str], encoder) -> tuple[dict, torch.Tensor]:
     """``examples`` plus each one mirrored across the court's length ("left" and "right" swapped in its texts),
     and the table with the mirrored texts' embeddings appended."""
@@ -138,7 +176,7 @@ def _with_mirrored(examples: dict, table: torch.Tensor, texts: list[str], encode
         "valid": torch.cat([examples["valid"], examples["valid"]]),
         "striker": torch.cat([examples["striker"], examples["striker"]]),
     }
-    for key in ("caption", "short"):
+    for key in ("caption", "short", "noisy"):
         if key in examples:
             table, rows = _append_texts(table, texts, [mirrored(texts[int(i)]) for i in examples[key]], encoder)
             out[key] = torch.cat([examples[key], torch.tensor(rows)])
@@ -151,8 +189,9 @@ def run(args: argparse.Namespace) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     source, header, extras = load_model(checkpoint_path(args.checkpoint), family="lge")
     config = dataclasses.replace(
-        source.config, planner_frames=tuple(args.frames), planner_width=args.width, planner_reader=args.reader
-    )
+        source.config, planner_frames=tuple(args.frames), planner_width=args.width, planner_reader=args.reader,
+        planner_members=args.members,
+    )  # fmt: skip
     with seeded_init(args.seed):  # the planner's initial weights
         model = LGEWorldModel(config)
     state = {k: v for k, v in source.state_dict().items() if not k.startswith("animation.planner.")}
@@ -167,10 +206,12 @@ def run(args: argparse.Namespace) -> int:
     captions = torch.unique(examples["caption"])
     planner.set_text_statistics(table[captions], whiten=not args.raw_text)
     texts = train.captions + held_out.captions  # the table's rows
-    needs_encoder = args.mirror or args.short_captions or args.reader
+    needs_encoder = args.mirror or args.short_captions or args.reader or args.distractors
     encoder = TextEncoder(args.text_encoder) if needs_encoder else None
     if args.short_captions:
         examples, table = _with_short(examples, table, texts, encoder)
+    if args.distractors:
+        examples, table = _with_distractors(examples, table, texts, encoder, args.seed)
     if args.mirror:
         examples, table = _with_mirrored(examples, table, texts, encoder)
     generator = torch.Generator().manual_seed(args.seed)
@@ -188,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
             mask = mask & ~hidden
         return planner.features(table[rows], states, mask)
 
-    parameters = [p for name, p in planner.named_parameters() if name.startswith(("net.", "reader."))]
+    parameters = [p for name, p in planner.named_parameters() if name.startswith(("net.", "reader.", "extra_"))]
     optimizer = torch.optim.AdamW(parameters, lr=args.lr, weight_decay=args.weight_decay)
     n = len(examples["caption"])
     bar = tqdm(range(args.steps), desc="train lge-planner", unit="step")
@@ -201,10 +242,15 @@ def run(args: argparse.Namespace) -> int:
         if args.short_captions:
             cut = torch.rand(args.batch_size, generator=generator) < args.short_captions
             caption = torch.where(cut, examples["short"][pick], caption)
+        if args.distractors:
+            noisy = torch.rand(args.batch_size, generator=generator) < args.distractors
+            caption = torch.where(noisy, examples["noisy"][pick], caption)
         text = text_of(caption, args.token_dropout)
-        predicted = planner(text, examples["inputs"][pick], noise=args.text_noise, generator=generator)
+        predicted = planner(text, examples["inputs"][pick], noise=args.text_noise, generator=generator, members=True)
         valid = examples["valid"][pick, :, None]  # frames after the flight's end carry no target
-        loss = ((predicted - examples["targets"][pick]).square() * valid).sum() / (valid.sum() * predicted.shape[-1])
+        # Each member fits the targets on its own (the mean of the members' losses), as separate runs would.
+        error = (predicted - examples["targets"][pick]).square() * valid
+        loss = error.sum() / (valid.sum() * predicted.shape[-1] * len(predicted))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

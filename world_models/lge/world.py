@@ -121,6 +121,7 @@ class LGEWorldModel(WorldModel):
         self.animation.planner = None
         self.config.planner_frames = ()  # the animation model shares this config
         self.config.planner_reader = 0
+        self.config.planner_members = 1
 
     def set_start_states(self, states: torch.Tensor) -> None:
         """Held-out single starting states ``(N, STATE_SIZE)`` that `initial_state` draws from."""
