@@ -274,3 +274,20 @@ def test_a_planner_reading_tokens_serves_the_environment(tmp_path):
     observation, *_ = env.step("the near player volleys to the right box")
     assert np.isfinite(observation).all()
     env.close()
+
+
+def test_distractor_words_are_neither_the_engines_nor_the_held_out_phrasings():
+    """`train lge-planner --distractors` inserts only words that no training caption and no held-out phrasing
+    (`paraphrases`) uses, so the held-out phrasings stay unseen and no inserted word contradicts a caption."""
+    from world_models.core.text import shared_text_encoder
+    from world_models.lge import paraphrases
+    from world_models.lge.train_planner import _distractor_words
+
+    point = generate(0, 3, render=False)
+    captions = point.captions["bottom"] + point.captions["top"]
+    words = set(_distractor_words(shared_text_encoder().tokenizer, captions))
+    held_out = " ".join([*paraphrases.SUBJECTS.values(), *paraphrases.SHOTS.values(), *paraphrases.AREAS.values()])
+    assert len(words) > 10_000
+    assert not words & {w.strip(",") for w in held_out.split()}
+    assert not words & {w.strip(",.") for c in captions for w in c.lower().split()}
+    assert {"left", "right", "net", "dies", "athlete", "feathers"}.isdisjoint(words)
