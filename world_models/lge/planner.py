@@ -164,7 +164,8 @@ class LaunchPlanner(nn.Module):
 
     def features(self, pooled: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Text vectors ``(N, LGEConfig.text_features)`` from a text encoder's pooled embeddings ``(N, E)`` and
-        token states ``(N, L, E)`` with their ``mask``: the pooled embedding, then each member's reading of the tokens."""
+        token states ``(N, L, E)`` with their ``mask``: the pooled embedding, then each member's reading of the
+        tokens."""
         if self.reader is None:
             return pooled
         tokens = tokens.to(pooled.dtype)

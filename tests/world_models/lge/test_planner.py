@@ -199,8 +199,8 @@ def test_train_lge_planner_command(tmp_path):
 def test_shipped_planner_sends_the_ball_where_the_words_say():
     """The shipped planner's arcs, from true contacts of held-out engine points and their captions, come down in the
     captioned area (validation: 99% of 286 shots; here at least 90% of a few), also for phrasings the engine never
-    uses (validation: 85%; here at least 60%: 26 of 36 measured), and swapping "left" and "right" in a corner shot's caption moves the
-    landing to the other side."""
+    uses (validation: 85%; here at least 60%: 26 of 36 measured), and swapping "left" and "right" in a corner shot's
+    caption moves the landing to the other side."""
     from world_models.core.text import shared_text_encoder
     from world_models.engines.tennis.court import TARGET_AREAS, opponent
     from world_models.lge.evaluate import mirrored
