@@ -12,7 +12,7 @@ PREDICTIONS = ("epsilon", "v")
 class LGEConfig:
     """Sizes and process settings of the animation model. Presets live in `world_models.zoo.PRESETS["lge"]`."""
 
-    SAMPLER_FIELDS: ClassVar[tuple[str, ...]] = ("sample_steps", "guidance", "eta", "reconcile_weight")
+    SAMPLER_FIELDS: ClassVar[tuple[str, ...]] = ("sample_steps", "guidance", "eta", "reconcile_weight", "reach_speed")
     """Settings of sampling only: trained weights serve any value of them."""
     LOSS_FIELDS: ClassVar[tuple[str, ...]] = (
         "text_dropout",
@@ -94,6 +94,11 @@ class LGEConfig:
     reconcile_weight: float | None = None
     """After sampling, refit positions to the generated velocities (`kinematics.reconcile`): how strongly the
     generated positions pull (0: integrate the velocities from the given frames; None: keep the raw positions)."""
+    reach_speed: float = 5.0
+    """m/s: at a planned racket contact (`planner_frames`) whose striker's racket head the first draw left farther
+    than `planner.REACH_SLACK` from the ball across the ground, the redraw moves the striker there when it can get
+    there at this much extra speed from its last given frame (`planner.reach`; 0: never). The animation model
+    sometimes turns the ball back with no racket near it; the referee then sees no stroke."""
     planner_frames: tuple[int, ...] = ()
     """Frames after a racket contact at which a launch planner (`planner.LaunchPlanner`, trained by ``train
     lge-planner`` after the animation model) places the ball; sampling then redraws a window with those inside it
@@ -134,5 +139,7 @@ class LGEConfig:
             set(self.planner_frames)
         ):
             raise ValueError(f"planner_frames must increase within (0, window - 1), got {self.planner_frames}")
+        if self.reach_speed < 0:
+            raise ValueError(f"reach_speed must be at least 0, got {self.reach_speed}")
         if self.sample_steps > self.diffusion_steps:
             raise ValueError("sample_steps cannot exceed diffusion_steps")

@@ -346,6 +346,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample-steps", type=int, default=None, help="DDIM steps (default: the checkpoint's)")
     parser.add_argument("--guidance", type=float, default=None, help="text guidance scale (default: the checkpoint's)")
     parser.add_argument("--eta", type=float, default=None, help="sampler's fresh noise per step (default: the checkpoint's)")
+    parser.add_argument("--reach-speed", type=float, default=None,
+                        help="m/s: a planned contact's striker may run this much faster to put its racket at the "
+                             "ball (0: off; default: the checkpoint's)")
     parser.add_argument("--reconcile-weight", type=float, default=None,
                         help="refit positions to the generated velocities with this pull of the generated "
                              "positions (0: integrate; a negative value keeps the raw positions; default: the "
@@ -358,8 +361,8 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     model, header, _ = resolve_model("lge", args.checkpoint, device="cpu")  # the CPU generator drives sampling
-    overrides = {k: v for k, v in (("sample_steps", args.sample_steps), ("guidance", args.guidance), ("eta", args.eta))
-                 if v is not None}  # fmt: skip
+    overrides = {k: v for k, v in (("sample_steps", args.sample_steps), ("guidance", args.guidance), ("eta", args.eta),
+                                   ("reach_speed", args.reach_speed)) if v is not None}  # fmt: skip
     if args.reconcile_weight is not None:
         overrides["reconcile_weight"] = None if args.reconcile_weight < 0 else args.reconcile_weight
     if overrides:  # sampler settings only: the weights do not depend on them
@@ -376,7 +379,7 @@ def run(args: argparse.Namespace) -> int:
     result["checkpoint"] = str(args.checkpoint)
     result["trained_steps"] = header.get("info", {}).get("steps")
     result["sampler"] = {"steps": model.config.sample_steps, "guidance": model.config.guidance, "eta": model.config.eta,
-                         "reconcile_weight": model.config.reconcile_weight}  # fmt: skip
+                         "reconcile_weight": model.config.reconcile_weight, "reach_speed": model.config.reach_speed}  # fmt: skip
     result["command"] = command_line(args, "python -m world_models eval lge")
     (out / "lge_eval.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -21,7 +21,7 @@ from world_models.lge.objects import (
     to_states,
     valid_mask,
 )
-from world_models.lge.planner import LaunchPlanner
+from world_models.lge.planner import LaunchPlanner, reach
 
 
 class AnimationModel(nn.Module):
@@ -124,17 +124,27 @@ class AnimationModel(nn.Module):
         if self.planner is None:
             return states
         # Redraw the windows with a planned shot: the frames up to its contact kept, except the ball's velocity at
-        # the contact (the first draw's launch), which the plan replaces; the ball's planned states given there
-        # and at the planned frames.
+        # the contact (the first draw's launch), which the plan replaces; the ball's planned states given at the
+        # contact and at the planned frames. Where the first draw turned the ball with no racket near it, the
+        # contact moves to where the striker can reach the ball, or the ball flies on past it (`planner.reach`).
         free = cond.known[:, :, 2, BALL_POSITION].amax(-1) == 0  # (B, T)
-        plans = self.planner.plan(states, free, text, text_on)
-        if not plans:
+        strikes = self.planner.strikes(states, free, text_on)
+        if not strikes:
             return states
-        rows = torch.tensor([plan[0] for plan in plans], device=device)
-        planned = states[rows].clone()
-        again = cond.known[rows].clone()
-        for i, (_, frame, steps_after, ball) in enumerate(plans):
-            again[i, : frame + 1] = 1.0
+        rows = torch.tensor([strike[0] for strike in strikes], device=device)
+        planned, again = states[rows].clone(), cond.known[rows].clone()
+        fps, t = 25.0 / c.frame_stride, states.shape[1]
+        missed = []
+        for i, (row, frame, striker, inside) in enumerate(strikes):
+            contact = reach(planned[i], again[i], frame, striker, c.reach_speed, fps)
+            if contact is None:
+                missed.append(i)
+            elif contact != frame:
+                frame = contact
+                inside = [k for k in self.planner.frames if frame + k < t and bool(free[row, frame + k])]
+            strikes[i] = (i, frame, striker, inside)
+        plans = self.planner.plan(planned, free[rows], text[rows], text_on[rows], strikes, tuple(missed))
+        for i, frame, steps_after, ball in plans:
             targets = [frame + k for k in (0, *steps_after)]
             planned[i, targets, layout.SLICES["ball.position"]] = ball[:, :3].to(planned.dtype)
             planned[i, targets, layout.SLICES["ball.velocity"]] = ball[:, 3:].to(planned.dtype)

@@ -31,9 +31,11 @@ import torch
 from torch import nn
 
 from world_models.engines.tennis import layout
+from world_models.engines.tennis.referee import REACH
 from world_models.lge.config import LGEConfig
 from world_models.lge.data import depth_changes
 from world_models.lge.network import whitening
+from world_models.lge.objects import BALL_POSITION, FACING, JOINTS, ROOT
 
 CONTACT_SPEED = 3.0
 """m/s: a racket contact sends the ball away from the striker's half at least this fast along the court's length
@@ -68,6 +70,8 @@ def contacts(states: torch.Tensor) -> torch.Tensor:
 BOUNCE_KICK = 1.5
 """m/s: a rise of the ball's vertical velocity between frames larger than this is a bounce (in flight gravity only
 lowers it, and drag raises a falling ball's by under 0.3 m/s a frame)."""
+GRAVITY = 9.81
+"""m/s^2: a ball nobody strikes falls under it (`LaunchPlanner.plan`'s ``missed``)."""
 GROUND_CLEARANCE = 0.1
 """m: planned frames stop where the arc comes down to this height; the animation model generates the bounce."""
 
@@ -97,6 +101,59 @@ def arc_landing(start: np.ndarray, velocity: np.ndarray, acceleration: np.ndarra
     t = min(later)
     x, y = start[:2] + velocity[:2] * t + 0.5 * acceleration[:2] * t * t
     return float(x), float(y)
+
+
+REACH_SLACK = 1.0
+"""m: at a planned contact, a racket head farther than this from the ball is out of reach (`reach`); the engine's
+strokes meet the ball within a few centimetres, and the referee sees a stroke within its `REACH` (1.5 m)."""
+_RACKET = layout.JOINT_INDEX["racket_head"]
+
+
+def reach(states: torch.Tensor, known: torch.Tensor, frame: int, striker: int, speed: float, fps: float) -> int | None:
+    """Where the striker of the contact at ``frame`` of one generated window strikes in the redraw: marks the frames
+    up to that contact given in the conditioning mask ``known`` ``(T, 3, F)`` and returns it, or None when the
+    striker cannot reach the ball (``states`` ``(T, S)`` and ``known`` are edited in place).
+
+    The first draw sometimes turns the ball with no racket near it (the receiver stood still while the ball flew past
+    it, or was metres away). With ``speed`` > 0 and the racket farther than `REACH_SLACK` from the ball, the contact
+    moves to the frame of the ball's free flight up to ``frame`` where the striker's racket is nearest to it, among
+    those where it is within the slack or where the striker can get its racket over the ball running from its last
+    given root at ``speed`` m/s on average; out of reach there, the striker is moved so that its racket is over the
+    ball: its root, facing and pose given at the contact, its frames since the last given one freed for the model
+    to generate the run. When no frame qualifies, the contact stays if the referee's `REACH` still covers it; else
+    the striker misses (None): the frames up to ``frame`` are kept and the caller continues the ball's flight
+    (`LaunchPlanner.plan`'s ``missed``)."""
+    name = ("bottom", "top")[striker]
+    root = layout.SLICES[f"{name}.root"]
+    rackets = states[:, layout.SLICES[f"{name}.joints"]].unflatten(-1, (-1, 3))[:, _RACKET]
+    rackets = torch.cat([rackets[:, :2] + states[:, root], rackets[:, 2:]], dim=1)
+    gaps = states[:, _BALL_POSITION] - rackets
+    distance = gaps.norm(dim=-1)
+    contact, last = frame, None
+    if speed and distance[frame] > REACH_SLACK:
+        placed = known[: frame + 1, striker, ROOT].amax(-1) > 0
+        ball_given = known[: frame + 1, 2, BALL_POSITION].amax(-1) > 0
+        last = int(torch.nonzero(placed).flatten()[-1]) if placed.any() else -1
+        first = max(last, int(torch.nonzero(ball_given).flatten()[-1]) if ball_given.any() else -1) + 1
+        runs = (states[:, root] + gaps[:, :2] - states[max(last, 0), root]).norm(dim=-1)  # to the racket over the ball
+        within = [k for k in range(max(first, 1), frame + 1)
+                  if distance[k] <= REACH_SLACK or runs[k] <= speed * (k - last) / fps]  # fmt: skip
+        if within:
+            contact = min(reversed(within), key=lambda k: float(distance[k]))  # the nearest; the latest of ties
+        elif distance[frame] <= REACH:
+            last = None  # a stretch, but a stroke the referee sees
+        else:
+            known[: frame + 1] = 1.0
+            return None
+    run = last is not None and bool(distance[contact] > REACH_SLACK)
+    known[: contact + 1] = 1.0
+    if run:
+        states[contact, root] += gaps[contact, :2].clone()
+        known[last + 1 : contact, striker] = 0.0
+        known[contact, striker] = 0.0
+        for entries in (ROOT, FACING, JOINTS):
+            known[contact, striker, entries] = 1.0
+    return contact
 
 
 def planner_inputs(states: torch.Tensor, frame: torch.Tensor, num_surfaces: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -249,16 +306,13 @@ class LaunchPlanner(nn.Module):
         launch[1], acceleration[1] = launch[1] * float(sign), acceleration[1] * float(sign)  # out of the mirror
         return arc_landing(states[frame, _BALL_POSITION].double().cpu().numpy(), launch, acceleration)
 
-    @torch.no_grad()
-    def plan(
-        self, states: torch.Tensor, free: torch.Tensor, text: torch.Tensor, text_on: torch.Tensor
-    ) -> list[tuple[int, int, tuple[int, ...], torch.Tensor]]:
-        """Waypoints for generated windows ``(B, T, S)``: for each row with a planned shot, ``(row, contact frame,
-        planned frames, ball states (1 + len(planned frames), 6))``, positions (m) and velocities (m/s) at the
-        contact and at the planned frames after it. The shot is the first contact whose striker has words (``text``
-        ``(B, T, 2, LGEConfig.text_features)``, ``text_on`` ``(B, T, 2)``) and with a planned frame inside the window and ``free``
-        ``(B, T)`` (not given); its planned frames are those of `frames` inside the window, free, and before the
-        arc comes down to `GROUND_CLEARANCE` (a contact late in a window gets the start of its arc)."""
+    def strikes(
+        self, states: torch.Tensor, free: torch.Tensor, text_on: torch.Tensor
+    ) -> list[tuple[int, int, int, list[int]]]:
+        """The shot to plan in each generated window ``(B, T, S)`` that has one: ``(row, contact frame, striker,
+        planned frames inside the window)``. It is the first contact whose striker has words (``text_on``
+        ``(B, T, 2)``) and with a frame of `frames` after it inside the window and ``free`` ``(B, T)`` (not
+        given)."""
         hits = contacts(states)
         t = states.shape[1]
         found = []
@@ -269,6 +323,26 @@ class LaunchPlanner(nn.Module):
                 if text_on[row, frame, striker] and inside:
                     found.append((row, frame, striker, inside))
                     break
+        return found
+
+    @torch.no_grad()
+    def plan(
+        self,
+        states: torch.Tensor,
+        free: torch.Tensor,
+        text: torch.Tensor,
+        text_on: torch.Tensor,
+        strikes: list[tuple[int, int, int, list[int]]] | None = None,
+        missed: tuple[int, ...] = (),
+    ) -> list[tuple[int, int, tuple[int, ...], torch.Tensor]]:
+        """Waypoints for generated windows ``(B, T, S)``: for each row with a planned shot, ``(row, contact frame,
+        planned frames, ball states (1 + len(planned frames), 6))``, positions (m) and velocities (m/s) at the
+        contact and at the planned frames after it. The shots are `strikes` (``text`` ``(B, T, 2,
+        LGEConfig.text_features)``, ``text_on`` ``(B, T, 2)``, ``free`` ``(B, T)``; or those given); their planned
+        frames are those inside the window and free before the arc comes down to `GROUND_CLEARANCE` (a contact
+        late in a window gets the start of its arc). The strikes numbered in ``missed`` are not struck (`reach`):
+        the ball goes on from the frame before under gravity alone."""
+        found = self.strikes(states, free, text_on) if strikes is None else strikes
         if not found:
             return []
         rows = torch.tensor([f[0] for f in found], device=states.device)
@@ -279,6 +353,12 @@ class LaunchPlanner(nn.Module):
         out[..., 1::3] = out[..., 1::3] * sign[:, None, None]  # y of the offset and of the velocity
         start = states[rows, frames][:, None, _BALL_POSITION]
         ball = torch.cat([start + out[..., :3] * POSITION_UNIT, out[..., 3:] * VELOCITY_UNIT], dim=-1)
+        for i in missed:
+            row, frame = found[i][:2]
+            gravity = ball.new_tensor([0.0, 0.0, -GRAVITY])
+            t = torch.tensor((0, *self.frames), device=ball.device, dtype=ball.dtype)[:, None] * self.dt
+            velocity = states[row, frame - 1, _BALL_VELOCITY].to(ball.dtype) + gravity * self.dt
+            ball[i] = torch.cat([start[i] + velocity * t + 0.5 * gravity * t * t, velocity + gravity * t], dim=-1)
         plans = []
         for i, (row, frame, _, inside) in enumerate(found):
             airborne = (ball[i, 1:, 2] > GROUND_CLEARANCE).tolist()

@@ -138,12 +138,15 @@ def test_sampling_redraws_a_planned_shot(points):
     wanted = torch.tensor([[0.0, 0.0, 0.0, 3.0, 20.0, 4.0], [1.0, -3.0, 1.2, 2.5, 19.0, 1.0],
                            [1.5, 2.0, 0.8, 2.0, 18.0, -2.0]])  # fmt: skip
 
-    def fixed_plan(drawn, free, text, text_on):
+    def fixed_plan(drawn, free, text, text_on, strikes, missed):
+        assert strikes == [(0, 3, 0, list(FRAMES))] and missed == ()
         first_draws.append(drawn.clone())
         plan = wanted.clone()
         plan[0, :3] = drawn[0, 3, layout.SLICES["ball.position"]]  # a plan starts at the contact
         return [(0, 3, FRAMES, plan)]
 
+    model.config.reach_speed = 0.0  # the contact stays where the strike says (`reach` is tested on its own)
+    model.animation.planner.strikes = lambda drawn, free, text_on: [(0, 3, 0, list(FRAMES))]
     model.animation.planner.plan = fixed_plan
     known = torch.zeros(1, c.window, len(OBJECTS), FEATURE_DIM)
     known[:, :2] = 1
@@ -160,6 +163,77 @@ def test_sampling_redraws_a_planned_shot(points):
                                rtol=1e-4)  # fmt: skip
     torch.testing.assert_close(window[0, :4, ball], first_draws[0][0, :4, ball], atol=1e-4, rtol=1e-4)
     assert not torch.allclose(window[0, 4:], first_draws[0][0, 4:])
+
+
+def test_reach_moves_the_contact_or_the_striker_or_lets_the_ball_fly_on():
+    """A contact whose striker's racket the first draw left far from the ball: the contact moves to the frame of the
+    incoming flight nearest the racket when that is within the slack; else the striker is placed under the ball
+    (racket over it, run frames freed) when it can run there; else it misses (None) and the frames up to the
+    contact are kept for the ball to fly on."""
+    from world_models.engines.tennis.referee import REACH
+    from world_models.lge.objects import BALL_POSITION, JOINTS, ROOT, VELOCITY
+    from world_models.lge.planner import REACH_SLACK, reach
+
+    fps, window, turn = 25.0, 24, 20
+    # The ball flies at 5 m/s along the court 1 m up on x = 0 (y = 8 + 0.2 per frame: 12 at the first draw's
+    # contact, frame 20); the top player's racket head is 0.5 m to the right of its root; frames 0-1 are given.
+    states = torch.zeros(window, layout.STATE_SIZE)
+    ball, root = layout.SLICES["ball.position"], layout.SLICES["top.root"]
+    states[:, ball] = torch.stack([torch.zeros(window), 8.0 + 0.2 * torch.arange(window), torch.ones(window)], 1)
+    racket = layout.SLICES["top.joints"].start + 3 * layout.JOINT_INDEX["racket_head"]
+    states[:, racket : racket + 3] = torch.tensor([0.5, 0.0, 1.2])
+
+    def case(x: float, y: float, speed: float = 5.0, given: int = 2):
+        s = states.clone()
+        s[:, root] = torch.tensor([x, y])
+        known = torch.zeros(window, len(OBJECTS), FEATURE_DIM)
+        known[:given] = 1.0
+        return s, known, reach(s, known, turn, 1, speed, fps)
+
+    # The racket (0.2 m above the ball) at y = 11 on the ball's line: it meets the ball at frame 15; nothing moves.
+    s, known, contact = case(-0.5, 11.0)
+    assert contact == 15 and s[:, root].eq(torch.tensor([-0.5, 11.0])).all()
+    assert known[:16].eq(1).all() and known[16:].eq(0).all()
+    # 2 m to the side of the ball's line: the striker runs 2 m in 0.76 s, its racket placed over the ball at the
+    # first draw's contact, its frames since the given ones free, the ball's kept.
+    s, known, contact = case(-2.5, 12.0)
+    assert contact == turn
+    torch.testing.assert_close(s[turn, root] + s[turn, racket : racket + 2], s[turn, ball][:2])
+    assert s[:turn, root].eq(torch.tensor([-2.5, 12.0])).all()
+    assert known[2:turn, 1].eq(0).all() and known[:2].eq(1).all() and known[: turn + 1, 2].eq(1).all()
+    assert known[turn, 1, ROOT].eq(1).all() and known[turn, 1, JOINTS].eq(1).all()
+    assert known[turn, 1, VELOCITY].eq(0).all() and known[turn + 1 :].eq(0).all()
+    # 1.3 m to the side with no time to run (the striker given up to the frame before): a stretch the referee sees.
+    s, known, contact = case(-1.8, 12.0, given=turn)
+    assert contact == turn and s[:, root].eq(torch.tensor([-1.8, 12.0])).all() and known[: turn + 1].eq(1).all()
+    # 11.5 m away: out of reach at 5 m/s; a miss, the frames up to the contact kept.
+    s, known, contact = case(-12.0, 12.0)
+    assert contact is None and known[: turn + 1].eq(1).all() and known[turn + 1 :].eq(0).all()
+    # Off: the contact and the striker stay.
+    s, known, contact = case(-2.5, 12.0, speed=0.0)
+    assert contact == turn and s[:, root].eq(torch.tensor([-2.5, 12.0])).all()
+    assert known[: turn + 1, :, BALL_POSITION].eq(1).all() and REACH_SLACK < REACH  # moved strikers are seen
+
+
+def test_a_missed_ball_flies_on_under_gravity():
+    """A strike the striker misses is planned as the ball's flight going on from the frame before, under gravity."""
+    model = _tiny_with_planner()
+    c, planner = model.config, model.animation.planner
+    states = torch.zeros(1, c.window, layout.STATE_SIZE)
+    ball, velocity = layout.SLICES["ball.position"], layout.SLICES["ball.velocity"]
+    states[0, :, ball] = torch.tensor([1.0, 10.0, 3.0])
+    states[0, :, velocity] = torch.tensor([2.0, 12.0, 0.0])
+    free = torch.ones(1, c.window, dtype=torch.bool)
+    text = torch.zeros(1, c.window, 2, c.text_features)
+    on = torch.ones(1, c.window, 2, dtype=torch.bool)
+    (_, frame, planned, waypoints), = planner.plan(states, free, text, on, [(0, 5, 1, list(FRAMES))], (0,))
+    assert frame == 5 and planned == FRAMES
+    dt = c.frame_stride / 25.0
+    v0 = torch.tensor([2.0, 12.0, -9.81 * dt])
+    for j, k in enumerate((0, *FRAMES)):
+        t = k * dt
+        expected = torch.tensor([1.0, 10.0, 3.0]) + v0 * t + 0.5 * torch.tensor([0.0, 0.0, -9.81]) * t * t
+        torch.testing.assert_close(waypoints[j, :3], expected)
 
 
 def test_train_lge_planner_command(tmp_path):
