@@ -11,8 +11,9 @@ after the contact. Both halves train one map: a top player's shot is mirrored al
 bottom half (x, which the words' "left" and "right" name, is kept).
 
 `AnimationModel.generate` uses it: it draws a window, finds the first racket contact in the generated frames
-whose striker has words, and draws the window again with the frames up to that contact kept and the planned ball
-states given as waypoints. Velocities as well as positions, and all of them on one arc (the planner outputs a
+whose striker has words (`LaunchPlanner.strikes`), and draws the window again with the frames up to that contact
+kept and the planned ball states given as waypoints; a contact the first draw left out of the striker's reach is
+moved, or the striker is placed at the ball, or the ball flies on past it (`reach`). Velocities as well as positions, and all of them on one arc (the planner outputs a
 launch velocity and a constant acceleration, which fit the engine's flights to a centimetre): planned frames
 predicted one by one, or positions alone, bend the generated flight by decimetres where it meets or leaves them.
 The arc is trained on its flight up to the next bounce (`flight_ends`) as far as `LGEConfig.planner_frames` reach:
