@@ -141,7 +141,7 @@ class AnimationModel(nn.Module):
                 missed.append(i)
             elif contact != frame:
                 frame = contact
-                inside = [k for k in self.planner.frames if frame + k < t and bool(free[row, frame + k])]
+                inside = [k for k in self.planner.steps if frame + k < t and bool(free[row, frame + k])]
             strikes[i] = (i, frame, striker, inside)
         plans = self.planner.plan(planned, free[rows], text[rows], text_on[rows], strikes, tuple(missed))
         for i, frame, steps_after, ball in plans:

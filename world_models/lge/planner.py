@@ -110,51 +110,90 @@ strokes meet the ball within a few centimetres, and the referee sees a stroke wi
 _RACKET = layout.JOINT_INDEX["racket_head"]
 
 
+def fly_on(position: torch.Tensor, before: torch.Tensor, t: torch.Tensor, dt: float) -> torch.Tensor:
+    """Ball states ``(K, 6)`` (position, velocity) at times ``t`` ``(K,)`` (s) after a frame where the ball was at
+    ``position`` with velocity ``before`` in the frame before, flying on under gravity alone (drag is small over
+    the frames it is used for)."""
+    gravity = position.new_tensor([0.0, 0.0, -GRAVITY])
+    velocity = before + gravity * dt
+    t = t[:, None].to(position.dtype)
+    return torch.cat([position + velocity * t + 0.5 * gravity * t * t, velocity + gravity * t], dim=-1)
+
+
 def reach(states: torch.Tensor, known: torch.Tensor, frame: int, striker: int, speed: float, fps: float) -> int | None:
     """Where the striker of the contact at ``frame`` of one generated window strikes in the redraw: marks the frames
     up to that contact given in the conditioning mask ``known`` ``(T, 3, F)`` and returns it, or None when the
     striker cannot reach the ball (``states`` ``(T, S)`` and ``known`` are edited in place).
 
     The first draw sometimes turns the ball with no racket near it (the receiver stood still while the ball flew past
-    it, or was metres away). With ``speed`` > 0 and the racket farther than `REACH_SLACK` from the ball, the contact
-    moves to the frame of the ball's free flight up to ``frame`` where the striker's racket is nearest to it, among
-    those where it is within the slack or where the striker can get its racket over the ball running from its last
-    given root at ``speed`` m/s on average; out of reach there, the striker is moved so that its racket is over the
-    ball: its root, facing and pose given at the contact, its frames since the last given one freed for the model
-    to generate the run. When no frame qualifies, the contact stays if the referee's `REACH` still covers it; else
-    the striker misses (None): the frames up to ``frame`` are kept and the caller continues the ball's flight
-    (`LaunchPlanner.plan`'s ``missed``)."""
+    it, or was metres away). With ``speed`` > 0 and the racket farther than `REACH_SLACK` from the ball:
+
+    1. the contact moves to the frame of the ball's free flight up to ``frame`` where the striker's racket is nearest
+       to it, among those where it is within the slack or where the striker can get its racket over the ball
+       running from its last given root at ``speed`` m/s on average; out of reach there, the striker is placed so
+       that its racket is over the ball (`_place`);
+    2. else a contact the referee still sees (within its `REACH`) stays;
+    3. else the ball flies on past ``frame`` (`fly_on`, given as waypoints) to the first frame where the striker can
+       get its racket over it, the contact then; the striker is placed there;
+    4. else the striker misses (None): the frames up to ``frame`` are kept and the caller continues the ball's
+       flight (`LaunchPlanner.plan`'s ``missed``)."""
     name = ("bottom", "top")[striker]
     root = layout.SLICES[f"{name}.root"]
     rackets = states[:, layout.SLICES[f"{name}.joints"]].unflatten(-1, (-1, 3))[:, _RACKET]
     rackets = torch.cat([rackets[:, :2] + states[:, root], rackets[:, 2:]], dim=1)
     gaps = states[:, _BALL_POSITION] - rackets
     distance = gaps.norm(dim=-1)
-    contact, last = frame, None
-    if speed and distance[frame] > REACH_SLACK:
-        placed = known[: frame + 1, striker, ROOT].amax(-1) > 0
-        ball_given = known[: frame + 1, 2, BALL_POSITION].amax(-1) > 0
-        last = int(torch.nonzero(placed).flatten()[-1]) if placed.any() else -1
-        first = max(last, int(torch.nonzero(ball_given).flatten()[-1]) if ball_given.any() else -1) + 1
-        runs = (states[:, root] + gaps[:, :2] - states[max(last, 0), root]).norm(dim=-1)  # to the racket over the ball
-        within = [k for k in range(max(first, 1), frame + 1)
-                  if distance[k] <= REACH_SLACK or runs[k] <= speed * (k - last) / fps]  # fmt: skip
-        if within:
-            contact = min(reversed(within), key=lambda k: float(distance[k]))  # the nearest; the latest of ties
-        elif distance[frame] <= REACH:
-            last = None  # a stretch, but a stroke the referee sees
-        else:
-            known[: frame + 1] = 1.0
-            return None
-    run = last is not None and bool(distance[contact] > REACH_SLACK)
-    known[: contact + 1] = 1.0
-    if run:
-        states[contact, root] += gaps[contact, :2].clone()
-        known[last + 1 : contact, striker] = 0.0
-        known[contact, striker] = 0.0
-        for entries in (ROOT, FACING, JOINTS):
-            known[contact, striker, entries] = 1.0
-    return contact
+    if not speed or distance[frame] <= REACH_SLACK:
+        known[: frame + 1] = 1.0
+        return frame
+    placed = known[: frame + 1, striker, ROOT].amax(-1) > 0
+    ball_given = known[:, 2, BALL_POSITION].amax(-1) > 0
+    last = int(torch.nonzero(placed).flatten()[-1]) if placed.any() else -1
+    first = max(
+        last, int(torch.nonzero(ball_given[: frame + 1]).flatten()[-1]) if ball_given[: frame + 1].any() else -1
+    )
+    start = states[max(last, 0), root]
+
+    def can_run(root_there: torch.Tensor, k: int) -> bool:
+        return float((root_there - start).norm()) <= speed * (k - last) / fps
+
+    within = [k for k in range(max(first + 1, 1), frame + 1)
+              if distance[k] <= REACH_SLACK or can_run(states[k, root] + gaps[k, :2], k)]  # fmt: skip
+    if within:
+        contact = min(reversed(within), key=lambda k: float(distance[k]))  # the nearest; the latest of ties
+        known[: contact + 1] = 1.0
+        if distance[contact] > REACH_SLACK:
+            _place(states, known, contact, striker, last, gaps[contact, :2])
+        return contact
+    known[: frame + 1] = 1.0
+    if distance[frame] <= REACH:
+        return frame  # a stretch, but a stroke the referee sees
+    dt = 1.0 / fps
+    steps = torch.arange(1, len(states) - frame, device=states.device)
+    flight = fly_on(states[frame, _BALL_POSITION], states[frame - 1, _BALL_VELOCITY], steps * dt, dt)
+    for k, ball in zip(range(frame + 1, len(states)), flight, strict=True):
+        if ball_given[k] or ball[2] <= GROUND_CLEARANCE:
+            break
+        gap = ball[:3] - rackets[k]
+        if abs(float(gap[2])) <= REACH_SLACK and can_run(states[k, root] + gap[:2], k):
+            continued = fly_on(states[frame, _BALL_POSITION], states[frame - 1, _BALL_VELOCITY],
+                               torch.arange(0, k - frame + 1, device=states.device) * dt, dt)  # fmt: skip
+            states[frame : k + 1, _BALL_POSITION] = continued[:, :3].to(states.dtype)
+            states[frame : k + 1, _BALL_VELOCITY] = continued[:, 3:].to(states.dtype)
+            known[frame : k + 1, 2] = 1.0
+            _place(states, known, k, striker, last, gap[:2])
+            return k
+    return None
+
+
+def _place(states: torch.Tensor, known: torch.Tensor, contact: int, striker: int, last: int, gap: torch.Tensor) -> None:
+    """Move the striker's root at ``contact`` by ``gap`` (its racket then over the ball), give its root, facing and
+    pose there, and free its frames since ``last`` (its last given one) for the model to generate the run."""
+    name = ("bottom", "top")[striker]
+    states[contact, layout.SLICES[f"{name}.root"]] += gap.clone()
+    known[last + 1 : contact + 1, striker] = 0.0
+    for entries in (ROOT, FACING, JOINTS):
+        known[contact, striker, entries] = 1.0
 
 
 def planner_inputs(states: torch.Tensor, frame: torch.Tensor, num_surfaces: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -202,6 +241,9 @@ class LaunchPlanner(nn.Module):
         super().__init__()
         self.config = config
         self.frames = tuple(config.planner_frames)
+        # Waypoints: the planned frames and the frame right after the contact. Left free, that frame was sometimes
+        # drawn still coming in (the model's own stroke a frame later), and the referee saw the stroke there.
+        self.steps = tuple(sorted({1, *self.frames})) if self.frames else ()
         w = config.planner_width
         self.register_buffer("text_mean", torch.zeros(config.text_dim))
         self.register_buffer("text_whiten", torch.eye(config.text_dim))
@@ -312,15 +354,15 @@ class LaunchPlanner(nn.Module):
     ) -> list[tuple[int, int, int, list[int]]]:
         """The shot to plan in each generated window ``(B, T, S)`` that has one: ``(row, contact frame, striker,
         planned frames inside the window)``. It is the first contact whose striker has words (``text_on``
-        ``(B, T, 2)``) and with a frame of `frames` after it inside the window and ``free`` ``(B, T)`` (not
-        given)."""
+        ``(B, T, 2)``) and with a frame of `steps` (the planned frames and the first after the contact) after it
+        inside the window and ``free`` ``(B, T)`` (not given)."""
         hits = contacts(states)
         t = states.shape[1]
         found = []
         for row in range(states.shape[0]):
             for frame in torch.nonzero(hits[row]).flatten().tolist():
                 striker = int(striker_of(states[row, frame]))
-                inside = [k for k in self.frames if frame + k < t and bool(free[row, frame + k])]
+                inside = [k for k in self.steps if frame + k < t and bool(free[row, frame + k])]
                 if text_on[row, frame, striker] and inside:
                     found.append((row, frame, striker, inside))
                     break
@@ -338,7 +380,7 @@ class LaunchPlanner(nn.Module):
     ) -> list[tuple[int, int, tuple[int, ...], torch.Tensor]]:
         """Waypoints for generated windows ``(B, T, S)``: for each row with a planned shot, ``(row, contact frame,
         planned frames, ball states (1 + len(planned frames), 6))``, positions (m) and velocities (m/s) at the
-        contact and at the planned frames after it. The shots are `strikes` (``text`` ``(B, T, 2,
+        contact and at the planned frames after it (of `steps`). The shots are `strikes` (``text`` ``(B, T, 2,
         LGEConfig.text_features)``, ``text_on`` ``(B, T, 2)``, ``free`` ``(B, T)``; or those given); their planned
         frames are those inside the window and free before the arc comes down to `GROUND_CLEARANCE` (a contact
         late in a window gets the start of its arc). The strikes numbered in ``missed`` are not struck (`reach`):
@@ -350,22 +392,20 @@ class LaunchPlanner(nn.Module):
         frames = torch.tensor([f[1] for f in found], device=states.device)
         inputs, sign = planner_inputs(states[rows], frames, self.config.num_surfaces)
         words = text[rows, frames, torch.tensor([f[2] for f in found], device=states.device)]
-        out = self(words, inputs, frames=(0, *self.frames))
+        out = self(words, inputs, frames=(0, *self.steps))
         out[..., 1::3] = out[..., 1::3] * sign[:, None, None]  # y of the offset and of the velocity
         start = states[rows, frames][:, None, _BALL_POSITION]
         ball = torch.cat([start + out[..., :3] * POSITION_UNIT, out[..., 3:] * VELOCITY_UNIT], dim=-1)
         for i in missed:
             row, frame = found[i][:2]
-            gravity = ball.new_tensor([0.0, 0.0, -GRAVITY])
-            t = torch.tensor((0, *self.frames), device=ball.device, dtype=ball.dtype)[:, None] * self.dt
-            velocity = states[row, frame - 1, _BALL_VELOCITY].to(ball.dtype) + gravity * self.dt
-            ball[i] = torch.cat([start[i] + velocity * t + 0.5 * gravity * t * t, velocity + gravity * t], dim=-1)
+            t = torch.tensor((0, *self.steps), device=ball.device, dtype=ball.dtype) * self.dt
+            ball[i] = fly_on(start[i, 0], states[row, frame - 1, _BALL_VELOCITY].to(ball.dtype), t, self.dt)
         plans = []
         for i, (row, frame, _, inside) in enumerate(found):
             airborne = (ball[i, 1:, 2] > GROUND_CLEARANCE).tolist()
             landed = airborne.index(False) if False in airborne else len(airborne)
-            keep = [j for j, k in enumerate(self.frames) if j < landed and k in inside]
-            plans.append((row, frame, tuple(self.frames[j] for j in keep), ball[i, [0, *(j + 1 for j in keep)]]))
+            keep = [j for j, k in enumerate(self.steps) if j < landed and k in inside]
+            plans.append((row, frame, tuple(self.steps[j] for j in keep), ball[i, [0, *(j + 1 for j in keep)]]))
         return plans
 
 

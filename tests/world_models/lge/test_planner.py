@@ -105,7 +105,7 @@ def test_plan_keeps_the_frames_inside_the_window_and_above_the_ground(points):
         last.bias.copy_(torch.tensor([0.0, 0.6, 0.2, 0.0, 0.0, -1.0]))  # 18 m/s away, 6 m/s up, gravity
     late = every[:, first - (c.window - 3) : first + 3]  # the contact 3 frames from the window's end
     (_, frame, planned, ball), = planner.plan(late, free, text, on)
-    assert frame == c.window - 3 and planned == (2,) and ball.shape == (2, 6)
+    assert frame == c.window - 3 and planned == (1, 2) and ball.shape == (3, 6)  # and the frame after the contact
     with torch.no_grad():
         last.bias.copy_(torch.tensor([0.0, 0.6, -3.0, 0.0, 0.0, -1.0]))  # 90 m/s down: in the ground by frame 2
     early = every[:, first - 2 : first - 2 + c.window]
@@ -129,7 +129,7 @@ def test_sampling_redraws_a_planned_shot(points):
     assert len(plans) == 1
     row, frame, planned, positions = plans[0]
     assert row == 0 and bool(contacts(states)[0, frame]) and positions.shape == (1 + len(planned), 6)
-    assert planned == FRAMES[: len(planned)]
+    assert planned == (1, *FRAMES)[: len(planned)]
     torch.testing.assert_close(positions[0, :3], states[0, frame, layout.SLICES["ball.position"]])  # from the contact
 
     # Generation with a plan for the first draw's frame 3: the redrawn window keeps the first draw's frames up to
@@ -174,12 +174,13 @@ def test_reach_moves_the_contact_or_the_striker_or_lets_the_ball_fly_on():
     from world_models.lge.objects import BALL_POSITION, JOINTS, ROOT, VELOCITY
     from world_models.lge.planner import REACH_SLACK, reach
 
-    fps, window, turn = 25.0, 24, 20
+    fps, window, turn = 25.0, 32, 20
     # The ball flies at 5 m/s along the court 1 m up on x = 0 (y = 8 + 0.2 per frame: 12 at the first draw's
     # contact, frame 20); the top player's racket head is 0.5 m to the right of its root; frames 0-1 are given.
     states = torch.zeros(window, layout.STATE_SIZE)
     ball, root = layout.SLICES["ball.position"], layout.SLICES["top.root"]
     states[:, ball] = torch.stack([torch.zeros(window), 8.0 + 0.2 * torch.arange(window), torch.ones(window)], 1)
+    states[:, layout.SLICES["ball.velocity"]] = torch.tensor([0.0, 5.0, 0.0])
     racket = layout.SLICES["top.joints"].start + 3 * layout.JOINT_INDEX["racket_head"]
     states[:, racket : racket + 3] = torch.tensor([0.5, 0.0, 1.2])
 
@@ -206,7 +207,14 @@ def test_reach_moves_the_contact_or_the_striker_or_lets_the_ball_fly_on():
     # 1.3 m to the side with no time to run (the striker given up to the frame before): a stretch the referee sees.
     s, known, contact = case(-1.8, 12.0, given=turn)
     assert contact == turn and s[:, root].eq(torch.tensor([-1.8, 12.0])).all() and known[: turn + 1].eq(1).all()
-    # 11.5 m away: out of reach at 5 m/s; a miss, the frames up to the contact kept.
+    # 1.6 m behind the ball's line at the first draw's contact, given up to the frame before: the ball flies on
+    # (under gravity) to frame 24, where the striker can have run 0.8 m to meet it.
+    s, known, contact = case(-0.5, 13.6, given=turn)
+    assert contact == 24 and known[: turn + 1, 2].eq(1).all() and known[turn : contact + 1, 2, BALL_POSITION].eq(1).all()
+    torch.testing.assert_close(s[contact, root] + s[contact, racket : racket + 2], s[contact, ball][:2])
+    assert 0.5 < float(s[contact, ball.start + 2]) < 1.0  # fallen under gravity
+    assert known[turn:contact, 1].eq(0).all() and known[contact, 1, ROOT].eq(1).all() and known[contact + 1 :].eq(0).all()
+    # 11.5 m away: out of reach at 5 m/s, now or later; a miss, the frames up to the contact kept.
     s, known, contact = case(-12.0, 12.0)
     assert contact is None and known[: turn + 1].eq(1).all() and known[turn + 1 :].eq(0).all()
     # Off: the contact and the striker stay.
