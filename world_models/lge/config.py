@@ -96,9 +96,10 @@ class LGEConfig:
     generated positions pull (0: integrate the velocities from the given frames; None: keep the raw positions)."""
     reach_speed: float = 5.0
     """m/s: at a planned racket contact (`planner_frames`) whose striker's racket head the first draw left farther
-    than `planner.REACH_SLACK` from the ball across the ground, the redraw moves the striker there when it can get
-    there at this much extra speed from its last given frame (`planner.reach`; 0: never). The animation model
-    sometimes turns the ball back with no racket near it; the referee then sees no stroke."""
+    than `planner.REACH_SLACK` from the ball, the average speed at which the striker may run from its last given
+    position to meet the ball: the redraw moves the contact along the ball's flight, or places the striker at it, or
+    lets the ball fly on past it (`planner.reach`; 0: never). The animation model sometimes turns the ball back with
+    no racket near it; the referee then sees no stroke."""
     planner_frames: tuple[int, ...] = ()
     """Frames after a racket contact at which a launch planner (`planner.LaunchPlanner`, trained by ``train
     lge-planner`` after the animation model) places the ball; sampling then redraws a window with those inside it

@@ -347,8 +347,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--guidance", type=float, default=None, help="text guidance scale (default: the checkpoint's)")
     parser.add_argument("--eta", type=float, default=None, help="sampler's fresh noise per step (default: the checkpoint's)")
     parser.add_argument("--reach-speed", type=float, default=None,
-                        help="m/s: a planned contact's striker may run this much faster to put its racket at the "
-                             "ball (0: off; default: the checkpoint's)")
+                        help="m/s: the average speed at which a planned contact's striker may run to meet the ball "
+                             "(0: off; default: the checkpoint's)")
     parser.add_argument("--reconcile-weight", type=float, default=None,
                         help="refit positions to the generated velocities with this pull of the generated "
                              "positions (0: integrate; a negative value keeps the raw positions; default: the "
