@@ -133,15 +133,14 @@ class AnimationModel(nn.Module):
             return states
         rows = torch.tensor([strike[0] for strike in strikes], device=device)
         planned, again = states[rows].clone(), cond.known[rows].clone()
-        fps, t = 25.0 / c.frame_stride, states.shape[1]
+        fps = 25.0 / c.frame_stride
         missed = []
         for i, (row, frame, striker, inside) in enumerate(strikes):
             contact = reach(planned[i], again[i], frame, striker, c.reach_speed, fps)
             if contact is None:
                 missed.append(i)
             elif contact != frame:
-                frame = contact
-                inside = [k for k in self.planner.steps if frame + k < t and bool(free[row, frame + k])]
+                frame, inside = contact, self.planner.steps_inside(free[row], contact)
             strikes[i] = (i, frame, striker, inside)
         plans = self.planner.plan(planned, free[rows], text[rows], text_on[rows], strikes, tuple(missed))
         for i, frame, steps_after, ball in plans:

@@ -36,7 +36,7 @@ from world_models.engines.tennis.referee import REACH
 from world_models.lge.config import LGEConfig
 from world_models.lge.data import depth_changes
 from world_models.lge.network import whitening
-from world_models.lge.objects import BALL_POSITION, FACING, JOINTS, ROOT
+from world_models.lge.objects import BALL_POSITION, FACING, JOINTS, PLAYERS, ROOT
 
 CONTACT_SPEED = 3.0
 """m/s: a racket contact sends the ball away from the striker's half at least this fast along the court's length
@@ -137,7 +137,7 @@ def reach(states: torch.Tensor, known: torch.Tensor, frame: int, striker: int, s
        get its racket over it, the contact then; the striker is placed there;
     4. else the striker misses (None): the frames up to ``frame`` are kept and the caller continues the ball's
        flight (`LaunchPlanner.plan`'s ``missed``)."""
-    name = ("bottom", "top")[striker]
+    name = PLAYERS[striker]
     root = layout.SLICES[f"{name}.root"]
     rackets = states[:, layout.SLICES[f"{name}.joints"]].unflatten(-1, (-1, 3))[:, _RACKET]
     rackets = torch.cat([rackets[:, :2] + states[:, root], rackets[:, 2:]], dim=1)
@@ -169,17 +169,16 @@ def reach(states: torch.Tensor, known: torch.Tensor, frame: int, striker: int, s
     if distance[frame] <= REACH:
         return frame  # a stretch, but a stroke the referee sees
     dt = 1.0 / fps
-    steps = torch.arange(1, len(states) - frame, device=states.device)
+    steps = torch.arange(0, len(states) - frame, device=states.device)  # frames after `frame`, itself first
     flight = fly_on(states[frame, _BALL_POSITION], states[frame - 1, _BALL_VELOCITY], steps * dt, dt)
-    for k, ball in zip(range(frame + 1, len(states)), flight, strict=True):
+    for k in range(frame + 1, len(states)):
+        ball = flight[k - frame]
         if ball_given[k] or ball[2] <= GROUND_CLEARANCE:
             break
         gap = ball[:3] - rackets[k]
         if abs(float(gap[2])) <= REACH_SLACK and can_run(states[k, root] + gap[:2], k):
-            continued = fly_on(states[frame, _BALL_POSITION], states[frame - 1, _BALL_VELOCITY],
-                               torch.arange(0, k - frame + 1, device=states.device) * dt, dt)  # fmt: skip
-            states[frame : k + 1, _BALL_POSITION] = continued[:, :3].to(states.dtype)
-            states[frame : k + 1, _BALL_VELOCITY] = continued[:, 3:].to(states.dtype)
+            states[frame : k + 1, _BALL_POSITION] = flight[: k - frame + 1, :3].to(states.dtype)
+            states[frame : k + 1, _BALL_VELOCITY] = flight[: k - frame + 1, 3:].to(states.dtype)
             known[frame : k + 1, 2] = 1.0
             _place(states, known, k, striker, last, gap[:2])
             return k
@@ -189,8 +188,7 @@ def reach(states: torch.Tensor, known: torch.Tensor, frame: int, striker: int, s
 def _place(states: torch.Tensor, known: torch.Tensor, contact: int, striker: int, last: int, gap: torch.Tensor) -> None:
     """Move the striker's root at ``contact`` by ``gap`` (its racket then over the ball), give its root, facing and
     pose there, and free its frames since ``last`` (its last given one) for the model to generate the run."""
-    name = ("bottom", "top")[striker]
-    states[contact, layout.SLICES[f"{name}.root"]] += gap.clone()
+    states[contact, layout.SLICES[f"{PLAYERS[striker]}.root"]] += gap.clone()
     known[last + 1 : contact + 1, striker] = 0.0
     for entries in (ROOT, FACING, JOINTS):
         known[contact, striker, entries] = 1.0
@@ -349,6 +347,11 @@ class LaunchPlanner(nn.Module):
         launch[1], acceleration[1] = launch[1] * float(sign), acceleration[1] * float(sign)  # out of the mirror
         return arc_landing(states[frame, _BALL_POSITION].double().cpu().numpy(), launch, acceleration)
 
+    def steps_inside(self, free: torch.Tensor, frame: int) -> list[int]:
+        """The `steps` after a contact at ``frame`` that fall inside a window whose free (not given) frames are
+        ``free`` ``(T,)``."""
+        return [k for k in self.steps if frame + k < len(free) and bool(free[frame + k])]
+
     def strikes(
         self, states: torch.Tensor, free: torch.Tensor, text_on: torch.Tensor
     ) -> list[tuple[int, int, int, list[int]]]:
@@ -357,12 +360,11 @@ class LaunchPlanner(nn.Module):
         ``(B, T, 2)``) and with a frame of `steps` (the planned frames and the first after the contact) after it
         inside the window and ``free`` ``(B, T)`` (not given)."""
         hits = contacts(states)
-        t = states.shape[1]
         found = []
         for row in range(states.shape[0]):
             for frame in torch.nonzero(hits[row]).flatten().tolist():
                 striker = int(striker_of(states[row, frame]))
-                inside = [k for k in self.steps if frame + k < t and bool(free[row, frame + k])]
+                inside = self.steps_inside(free[row], frame)
                 if text_on[row, frame, striker] and inside:
                     found.append((row, frame, striker, inside))
                     break
