@@ -23,7 +23,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from agents.sb3 import train_ppo
 
     path = train_ppo(args.env_id, out=args.out, timesteps=args.timesteps, num_envs=args.num_envs, seed=args.seed,
-                     env_kwargs=_kwargs(args.env_kwargs), n_steps=args.n_steps, minutes=args.minutes)  # fmt: skip
+                     env_kwargs=_kwargs(args.env_kwargs), n_steps=args.n_steps, minutes=args.minutes,
+                     decisions=args.decisions, gamma=args.gamma)  # fmt: skip
     print(f"wrote {path}")
     return 0
 
@@ -104,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-steps", type=int, default=128, help="PPO rollout length per row")
     p.add_argument("--minutes", type=float, default=None, help="stop after this much wall time (before --timesteps)")
     p.add_argument("--seed", type=int, default=0, help="seed")
+    p.add_argument("--decisions", action="store_true",
+                   help="PPO sees only the steps that read its action (envs reporting info['action_due'], e.g. "
+                   "LGE-Tennis-v0); --timesteps then counts decisions")  # fmt: skip
+    p.add_argument("--gamma", type=float, default=0.99, help="PPO discount per (decision) step")
     p.add_argument("--env-kwargs", help="JSON constructor arguments, e.g. '{\"obs_type\": \"state\"}'")
     p.add_argument("--out", required=True, help="output folder (policy.zip, policy.json)")
     p.set_defaults(func=cmd_train)

@@ -286,6 +286,7 @@ class LGETennisTask(BoundedTennisState, Task):
         net or out, the other player is scheduled to watch the ball, as in the engine's captions (`after_caption`).
         """
         b = state.batch_size[0]
+        self._action_read = np.zeros(b, dtype=bool)  # rows whose controlled player's action this step reads
         rows = torch.arange(b, device=self.model.device)
         vy = layout.SLICES["ball.velocity"].start + 1
         now = self.model.current(state)[:, vy].cpu().numpy()
@@ -363,8 +364,23 @@ class LGETennisTask(BoundedTennisState, Task):
     def _next_text(self, actions: dict[str, Any], row: int, i: int, player: str) -> str:
         """The text a player will get when the ball next comes towards it (its current action, or the opponent's)."""
         if i in self.controlled:
+            self._action_read[row] = True
             return actions["texts"][self.controlled.index(i)][row]
         return self.opponent_text or command_caption(player, AUTO)
+
+    def reads_action(self, state: TensorDict) -> np.ndarray:
+        """bool ``(B,)``: whether the next step from ``state`` reads a controlled player's action into its text.
+        Only such steps change what happens (an action is latched for the next ball, `model_action`), and which
+        they are depends on the state alone, so agents can decide at these steps only
+        (`agents.decisions.DecisionSteps`)."""
+        b = state.batch_size[0]
+        placeholder = [[command_caption(PLAYERS[p], AUTO)] * b for p in self.controlled]
+        self.model_action({"texts": placeholder, "targets": [[None] * b for _ in self.controlled]}, state, None)
+        return self._action_read
+
+    def step_info(self, state: TensorDict) -> dict[str, np.ndarray]:
+        """``action_due``: the next step reads the action (`reads_action`)."""
+        return {"action_due": self.reads_action(state)}
 
     # -- episode ------------------------------------------------------------------------------------------------
     def initial_state(self, batch: int, generator: torch.Generator, options: dict[str, Any] | None) -> TensorDict:

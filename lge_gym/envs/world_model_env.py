@@ -126,6 +126,11 @@ class Task:
             full[:, others] = self.opponent_actions(state, others, generator)
         return full
 
+    def step_info(self, state: TensorDict) -> dict[str, np.ndarray]:
+        """Extra ``info`` entries about ``state`` (after a reset or a step), one array ``(B,)`` per key (none by
+        default)."""
+        return {}
+
     def rewards(self, state: TensorDict, next_state: TensorDict, aux: TensorDict) -> torch.Tensor:
         """float32 ``(B, num_players)`` rewards of every player."""
         reward = aux["reward"].float()
@@ -194,6 +199,11 @@ class BatchedWorld:
         return self.task.observe(self.state)
 
     @torch.no_grad()
+    def info(self) -> dict[str, np.ndarray]:
+        """The task's ``info`` entries about the current states (`Task.step_info`)."""
+        return self.task.step_info(self.state)
+
+    @torch.no_grad()
     def frames(self) -> torch.Tensor:
         """uint8 ``(B, H, W, 3)`` frames of the current states."""
         return self.model.render(self.state)
@@ -241,9 +251,10 @@ class WorldModelEnv(_OneRowRendering, gym.Env):
             self.world.seed(seed)
         self.world.reset(options=options)
         obs = _to_numpy(self.world.observe(), self.task.obs_type, 0)
+        info = {key: value[0] for key, value in self.world.info().items()}
         if self.render_mode == "human":
             self.render()
-        return obs, {}
+        return obs, info
 
     def step(self, action: Any):
         actions = self.task.encode_actions(action, 1)
@@ -251,6 +262,7 @@ class WorldModelEnv(_OneRowRendering, gym.Env):
         obs = _to_numpy(self.world.observe(), self.task.obs_type, 0)
         reward = float(rewards[0, self.task.controlled].sum())
         info = {"rewards": rewards[0].cpu().numpy()}
+        info.update({key: value[0] for key, value in self.world.info().items()})
         if self.render_mode == "human":
             self.render()
         return obs, reward, bool(terminated[0]), False, info
@@ -307,7 +319,14 @@ class WorldModelVectorEnv(VectorEnv):
         self.world.reset(options=options)
         self._elapsed.zero_()
         self._needs_reset.zero_()
-        return _to_numpy(self.world.observe(), self.task.obs_type), {}
+        return _to_numpy(self.world.observe(), self.task.obs_type), self._task_info()
+
+    def _task_info(self) -> dict[str, np.ndarray]:
+        """`BatchedWorld.info` in Gymnasium's vector layout: each key's values and its mask (every row)."""
+        info: dict[str, np.ndarray] = {}
+        for key, value in self.world.info().items():
+            info[key], info[f"_{key}"] = value, np.ones(self.num_envs, dtype=bool)
+        return info
 
     def step(self, actions: Any):
         actions = self.task.encode_actions(actions, self.num_envs)
@@ -335,10 +354,11 @@ class WorldModelVectorEnv(VectorEnv):
                 final_obs = np.full(self.num_envs, None, dtype=object)
                 for row in torch.nonzero(done).flatten().tolist():
                     final_obs[row] = obs[row] if not isinstance(obs, dict) else {k: v[row] for k, v in obs.items()}
-                infos = {"final_obs": final_obs, "_final_obs": done.cpu().numpy()}
+                infos.update({"final_obs": final_obs, "_final_obs": done.cpu().numpy()})
                 self.world.reset(mask=done)
                 self._elapsed[done] = 0
                 obs = _to_numpy(self.world.observe(), self.task.obs_type)
+        infos.update(self._task_info())
         return (
             obs,
             reward.cpu().numpy().astype(np.float32),

@@ -219,3 +219,29 @@ def test_free_text_is_read_for_its_intended_outcome():
     embedded = env.task._embed(list(cases))
     outcomes = env.task.intended_outcomes(torch.stack([embedded, embedded], dim=1))
     assert [row[0] for row in outcomes] == list(cases.values())
+
+
+def test_only_the_steps_it_announces_read_the_action():
+    """``info["action_due"]`` (shipped model): two runs from the same start whose actions differ only at steps not
+    announced as due play the same point; a different action at the due steps changes it."""
+
+    def play(seed: int, due_action: int, other_actions: np.random.Generator) -> tuple[np.ndarray, int]:
+        env = gym.make("LGE-Tennis-v0", obs_type="state", action_type="command")
+        obs, info = env.reset(seed=seed)
+        observations, due_steps = [obs], 0
+        for _ in range(60):
+            due_steps += bool(info["action_due"])
+            action = due_action if info["action_due"] else int(other_actions.integers(53))
+            obs, _, terminated, truncated, info = env.step(action)
+            observations.append(obs)
+            if terminated or truncated:
+                break
+        env.close()
+        return np.stack(observations), due_steps
+
+    first, due = play(3, 5, np.random.default_rng(0))
+    second, _ = play(3, 5, np.random.default_rng(1))
+    assert 1 <= due < 10 and len(first) > 30
+    np.testing.assert_array_equal(first, second)
+    third, _ = play(3, 50, np.random.default_rng(0))  # 50: "does not reach the ball"
+    assert third.shape != first.shape or not np.array_equal(first, third)
