@@ -24,7 +24,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     path = train_ppo(args.env_id, out=args.out, timesteps=args.timesteps, num_envs=args.num_envs, seed=args.seed,
                      env_kwargs=_kwargs(args.env_kwargs), n_steps=args.n_steps, minutes=args.minutes,
-                     decisions=args.decisions, gamma=args.gamma)  # fmt: skip
+                     decisions=args.decisions, gamma=args.gamma,
+                     learning_rate=args.learning_rate)  # fmt: skip
     print(f"wrote {path}")
     return 0
 
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="PPO sees only the steps that read its action (envs reporting info['action_due'], e.g. "
                    "LGE-Tennis-v0); --timesteps then counts decisions")  # fmt: skip
     p.add_argument("--gamma", type=float, default=0.99, help="PPO discount per (decision) step")
+    p.add_argument("--learning-rate", type=float, default=3e-4, help="PPO learning rate")
     p.add_argument("--env-kwargs", help="JSON constructor arguments, e.g. '{\"obs_type\": \"state\"}'")
     p.add_argument("--out", required=True, help="output folder (policy.zip, policy.json)")
     p.set_defaults(func=cmd_train)

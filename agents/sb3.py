@@ -32,6 +32,7 @@ def train_ppo(
     minutes: float | None = None,
     decisions: bool = False,
     gamma: float = 0.99,
+    learning_rate: float = 3e-4,
 ) -> Path:
     """Train PPO (MLP policy) in ``env_id`` for ``timesteps`` steps or ``minutes`` of wall time, whichever ends
     first; writes ``OUT/policy.zip`` and ``OUT/policy.json`` (how it was trained, how long it took).
@@ -48,7 +49,7 @@ def train_ppo(
         venv = make_sb3_vec_env(env_id, num_envs, **(env_kwargs or {}))
     venv.seed(seed)
     model = PPO("MlpPolicy", venv, n_steps=n_steps, batch_size=min(256, n_steps * num_envs), seed=seed, gamma=gamma,
-                policy_kwargs={"net_arch": list(net_arch)}, verbose=0)  # fmt: skip
+                learning_rate=learning_rate, policy_kwargs={"net_arch": list(net_arch)}, verbose=0)  # fmt: skip
     start = time.monotonic()
     steps = _StepCount()
     callbacks: list[BaseCallback] = [steps] + ([_TimeBudget(minutes)] if minutes else [])
@@ -56,7 +57,7 @@ def train_ppo(
     model.save(out / "policy.zip")
     record = {"algo": "ppo", "env_id": env_id, "env_kwargs": env_kwargs or {}, "timesteps": model.num_timesteps,
               "env_steps": steps.env_steps, "decisions": decisions, "num_envs": num_envs, "seed": seed,
-              "n_steps": n_steps, "gamma": gamma, "net_arch": list(net_arch),
+              "n_steps": n_steps, "gamma": gamma, "learning_rate": learning_rate, "net_arch": list(net_arch),
               "minutes": round((time.monotonic() - start) / 60, 2), "torch_threads": torch.get_num_threads()}  # fmt: skip
     (out / "policy.json").write_text(json.dumps(record, indent=2) + "\n")
     venv.close()
