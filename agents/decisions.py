@@ -1,7 +1,7 @@
 """Agents that decide only where their action counts.
 
-An LGE-Tennis command is latched for the next ball: of the ~80 steps of a point, the model reads the agent's action
-at two or three, and which ones depends on the state alone (``info["action_due"]``, `LGETennisTask.reads_action`).
+An LGE-Tennis command is latched for the next ball: of the ~70 steps of a point, the model reads the agent's action
+at 3-4, and which ones depends on the state alone (``info["action_due"]``, `LGETennisTask.reads_action`).
 Trained step by step, PPO spreads a point's reward over every step's action, most of which change nothing;
 `DecisionSteps` shows it only the states where its action will be read. A policy trained so acts the same when run
 step by step (at the other steps its action is not read), so it is evaluated in the plain environment.
@@ -20,10 +20,6 @@ class DecisionSteps(gym.Wrapper):
     (``info["action_due"]``) or the episode ends. Rewards of the skipped steps are summed into the step's;
     ``info["env_steps"]`` counts the steps played."""
 
-    def __init__(self, env: gym.Env) -> None:
-        super().__init__(env)
-        self._action: Any = None
-
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
         self._check(info)
@@ -36,9 +32,9 @@ class DecisionSteps(gym.Wrapper):
         return obs, info
 
     def step(self, action: Any):
-        return self._play(action, first=True)
+        return self._play(action)
 
-    def _play(self, action: Any, first: bool = False):
+    def _play(self, action: Any):
         total, steps = 0.0, 0
         while True:
             obs, reward, terminated, truncated, info = self.env.step(action)
