@@ -42,11 +42,11 @@ def train_ppo(
     Otherwise the rows are the environment's native vector env."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    env_kwargs = env_kwargs or {}
     if decisions:
-        kwargs = env_kwargs or {}
-        venv = DummyVecEnv([lambda: DecisionSteps(gym.make(env_id, **kwargs)) for _ in range(num_envs)])
+        venv = DummyVecEnv([lambda: DecisionSteps(gym.make(env_id, **env_kwargs)) for _ in range(num_envs)])
     else:
-        venv = make_sb3_vec_env(env_id, num_envs, **(env_kwargs or {}))
+        venv = make_sb3_vec_env(env_id, num_envs, **env_kwargs)
     venv.seed(seed)
     model = PPO("MlpPolicy", venv, n_steps=n_steps, batch_size=min(256, n_steps * num_envs), seed=seed, gamma=gamma,
                 learning_rate=learning_rate, policy_kwargs={"net_arch": list(net_arch)}, verbose=0)  # fmt: skip
@@ -55,7 +55,7 @@ def train_ppo(
     callbacks: list[BaseCallback] = [steps] + ([_TimeBudget(minutes)] if minutes else [])
     model.learn(total_timesteps=timesteps, progress_bar=progress, callback=CallbackList(callbacks))
     model.save(out / "policy.zip")
-    record = {"algo": "ppo", "env_id": env_id, "env_kwargs": env_kwargs or {}, "timesteps": model.num_timesteps,
+    record = {"algo": "ppo", "env_id": env_id, "env_kwargs": env_kwargs, "timesteps": model.num_timesteps,
               "env_steps": steps.env_steps, "decisions": decisions, "num_envs": num_envs, "seed": seed,
               "n_steps": n_steps, "gamma": gamma, "learning_rate": learning_rate, "net_arch": list(net_arch),
               "minutes": round((time.monotonic() - start) / 60, 2), "torch_threads": torch.get_num_threads()}  # fmt: skip

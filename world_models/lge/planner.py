@@ -148,10 +148,8 @@ def reach(states: torch.Tensor, known: torch.Tensor, frame: int, striker: int, s
         return frame
     placed = known[: frame + 1, striker, ROOT].amax(-1) > 0
     ball_given = known[:, 2, BALL_POSITION].amax(-1) > 0
-    last = int(torch.nonzero(placed).flatten()[-1]) if placed.any() else -1
-    first = max(
-        last, int(torch.nonzero(ball_given[: frame + 1]).flatten()[-1]) if ball_given[: frame + 1].any() else -1
-    )
+    last = _last_true(placed)
+    first = max(last, _last_true(ball_given[: frame + 1]))
     start = states[max(last, 0), root]
 
     def can_run(root_there: torch.Tensor, k: int) -> bool:
@@ -183,6 +181,11 @@ def reach(states: torch.Tensor, known: torch.Tensor, frame: int, striker: int, s
             _place(states, known, k, striker, last, gap[:2])
             return k
     return None
+
+
+def _last_true(mask: torch.Tensor) -> int:
+    """The index of the last True of a bool ``(T,)`` mask, -1 when there is none."""
+    return int(torch.nonzero(mask).flatten()[-1]) if mask.any() else -1
 
 
 def _place(states: torch.Tensor, known: torch.Tensor, contact: int, striker: int, last: int, gap: torch.Tensor) -> None:
